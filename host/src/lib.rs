@@ -2,3 +2,5 @@
 //! reference-compatible training in simulation, data sets, and the `bss2` command line.
 
 pub mod model;
+pub mod data;
+pub mod io;

@@ -1,0 +1,1 @@
+//! Files: .npy arrays and atomic writes.
