@@ -5,3 +5,10 @@ pub mod neuron;
 pub mod spike;
 
 pub use neuron::{NeuronParams, TauRatio};
+pub mod arrival;
+pub mod layer;
+pub mod matrix;
+
+pub use arrival::{Arrival, ArrivalGrad};
+pub use layer::{LayerGrads, ModelError, layer_backward, layer_forward};
+pub use matrix::Matrix;
