@@ -1,6 +1,7 @@
 //! bss2-host: the exact event-based model of leaky integrate-and-fire neurons with time-to-first-spike coding,
 //! reference-compatible training in simulation, data sets, and the `bss2` command line.
 
-pub mod model;
+pub mod config;
 pub mod data;
 pub mod io;
+pub mod model;

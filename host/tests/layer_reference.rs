@@ -17,7 +17,14 @@ fn times(v: &Value) -> Vec<Vec<f64>> {
 fn params(case: &Value) -> NeuronParams {
     let f = |k: &str| case[k].as_f64().unwrap();
     let ratio = if f("tau_mem") == f("tau_syn") { TauRatio::One } else { TauRatio::Two };
-    NeuronParams { tau_syn: f("tau_syn"), tau_mem: f("tau_mem"), g_leak: f("g_leak"), leak: f("leak"), threshold: f("threshold"), ratio }
+    NeuronParams {
+        tau_syn: f("tau_syn"),
+        tau_mem: f("tau_mem"),
+        g_leak: f("g_leak"),
+        leak: f("leak"),
+        threshold: f("threshold"),
+        ratio,
+    }
 }
 
 fn assert_close(what: &str, got: f64, want: f64, rel: f64) {
@@ -93,8 +100,10 @@ fn single_layer_vectors_of_spec_18() {
         vec![2.0, 5.0, 0.1, 1.0],
     ])
     .unwrap();
-    let ratio_two = NeuronParams { tau_syn: 1.0, tau_mem: 2.0, g_leak: 0.5, leak: 0.0, threshold: 1.0, ratio: TauRatio::Two };
-    let ratio_one = NeuronParams { tau_syn: 1.0, tau_mem: 1.0, g_leak: 1.0, leak: 0.0, threshold: 1.0, ratio: TauRatio::One };
+    let ratio_two =
+        NeuronParams { tau_syn: 1.0, tau_mem: 2.0, g_leak: 0.5, leak: 0.0, threshold: 1.0, ratio: TauRatio::Two };
+    let ratio_one =
+        NeuronParams { tau_syn: 1.0, tau_mem: 1.0, g_leak: 1.0, leak: 0.0, threshold: 1.0, ratio: TauRatio::One };
     let inf = f64::INFINITY;
     let cases = [
         (

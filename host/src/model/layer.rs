@@ -125,7 +125,15 @@ impl OffsetFactors {
 
 /// Fills the scratch with neuron j's inputs for sample b in input order (t, es, em, w).
 /// For `Shared` and `Offset` the per-sample factors `row_es`/`row_em` must already hold `exp(base/tau)`.
-fn gather(p: &NeuronParams, arrival: &Arrival, factors: Option<&OffsetFactors>, w_t: &Matrix, b: usize, j: usize, s: &mut Scratch) {
+fn gather(
+    p: &NeuronParams,
+    arrival: &Arrival,
+    factors: Option<&OffsetFactors>,
+    w_t: &Matrix,
+    b: usize,
+    j: usize,
+    s: &mut Scratch,
+) {
     let n = arrival.n_pre();
     let ratio_two = p.needs_membrane_exponential();
     s.w.copy_from_slice(w_t.row(j));

@@ -12,3 +12,4 @@ pub mod matrix;
 pub use arrival::{Arrival, ArrivalGrad};
 pub use layer::{LayerGrads, ModelError, layer_backward, layer_forward};
 pub use matrix::Matrix;
+pub mod integrator;
