@@ -5,3 +5,7 @@ pub mod config;
 pub mod data;
 pub mod io;
 pub mod model;
+pub mod network;
+pub mod rng;
+pub mod tensors;
+pub mod train;

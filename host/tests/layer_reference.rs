@@ -148,12 +148,12 @@ fn single_layer_vectors_of_spec_18() {
         for (kind, arrival) in arrivals(&inputs, &Matrix::zeros(4, 4)) {
             let what = format!("{:?}/{kind}/{max_dw_norm:?}", p.ratio);
             let out = layer_forward(&p, &weights, &arrival, None);
-            assert_matrix(&format!("{what} T"), &out, &[want_out.clone()], 1e-12);
+            assert_matrix(&format!("{what} T"), &out, std::slice::from_ref(&want_out), 1e-12);
             let delta = out.map(|t| if t.is_finite() { 1.0 } else { 0.0 });
             let grads = layer_backward(&p, max_dw_norm, &weights, &arrival, &out, &delta).unwrap();
             // The spec prints 15 significant digits.
             assert_matrix(&format!("{what} dW"), &grads.weights, &want_dw, 1e-12);
-            assert_matrix(&format!("{what} dt"), &grads.input.base, &[want_dt.clone()], 1e-12);
+            assert_matrix(&format!("{what} dt"), &grads.input.base, std::slice::from_ref(&want_dt), 1e-12);
         }
     }
 }

@@ -112,7 +112,7 @@ impl Config {
         defaults.resolve(defaults_section.path(), false)?;
         let strict_leak = training.substrate == "sim";
         let layout = Layout::parse(&root.section("network_layout")?, &defaults, strict_leak)?;
-        let dataset = DatasetConfig::parse(&root.section("dataset_params")?)?;
+        let dataset = DatasetConfig::parse(&root.section("dataset_params")?, layout.n_inputs)?;
         root.deny_unknown(&["dataset_params", "default_neuron_params", "network_layout", "training_params"])?;
         let config = Config { dataset, layout, training, document };
         config.check_consistency()?;
@@ -121,10 +121,8 @@ impl Config {
 
     /// Checks that hold across sections.
     fn check_consistency(&self) -> Result<(), ConfigError> {
-        let n_inputs = self.dataset.n_inputs();
-        if let Some(n) = n_inputs
-            && n != self.layout.n_inputs
-        {
+        let n = self.dataset.n_inputs();
+        if n != self.layout.n_inputs {
             return Err(ConfigError::at(
                 "network_layout.n_inputs",
                 format!(
@@ -134,9 +132,8 @@ impl Config {
                 ),
             ));
         }
-        if let Some(classes) = self.dataset.n_classes()
-            && classes != self.layout.n_outputs()
-        {
+        let classes = self.dataset.n_classes();
+        if classes != self.layout.n_outputs() {
             return Err(ConfigError::at(
                 "network_layout.layers",
                 format!(

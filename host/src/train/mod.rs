@@ -1,0 +1,7 @@
+//! Training: losses, optimisers and schedules, weight bumping, the epoch loop, checkpoints.
+
+pub mod bumping;
+pub mod evaluate;
+pub mod loss;
+pub mod optim;
+pub mod session;

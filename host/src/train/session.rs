@@ -1,0 +1,295 @@
+//! The training loop (spec §8): batches with weight bumping or a gradient step, validation every epoch.
+
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use super::bumping::{self, BumpState, NO_BUMP};
+use super::evaluate::{Evaluation, batch_inputs, delay_penalty, evaluate};
+use super::loss::Loss;
+use super::optim::{Optimizer, Scheduler};
+use crate::config::{Config, LayerClip};
+use crate::data::{Dataset, Split};
+use crate::model::{Matrix, ModelError};
+use crate::network::{ForwardOptions, Gradients, Layer, Network};
+use crate::rng::{self, Purpose, Rng};
+
+/// One row of `metrics.csv`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochMetrics {
+    /// Epochs finished (0 = before training).
+    pub epoch: usize,
+    /// Mean of the batch losses of the batches that took a gradient step (NaN if all were bumped; NaN at 0).
+    pub train_loss: f64,
+    /// Running accuracy over the epoch's batches, measured before each update (NaN at 0).
+    pub train_accuracy: f64,
+    /// Validation loss after the epoch.
+    pub val_loss: f64,
+    /// Validation accuracy after the epoch.
+    pub val_accuracy: f64,
+    /// Learning rate used during the epoch (of the first parameter group).
+    pub learning_rate: f64,
+    /// Wall time of the epoch's training and validation.
+    pub seconds: f64,
+    /// Batches bumped instead of stepped.
+    pub bumped_batches: usize,
+}
+
+/// Everything a run changes as it trains: what a resume point holds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunState {
+    /// The network.
+    pub network: Network,
+    /// Optimiser state and current learning rates.
+    pub optimizer: Optimizer,
+    /// Weight-bumping state.
+    pub bump: BumpState,
+    /// Epochs finished.
+    pub epoch: usize,
+    /// One entry per finished epoch, plus epoch 0.
+    pub history: Vec<EpochMetrics>,
+}
+
+/// The three splits of a data set.
+#[derive(Clone, Debug)]
+pub struct Splits {
+    /// Training set.
+    pub train: Dataset,
+    /// Validation set.
+    pub validation: Dataset,
+    /// Test set.
+    pub test: Dataset,
+}
+
+impl Splits {
+    /// Builds all splits of the config's data set.
+    pub fn build(config: &Config) -> Result<Splits, crate::data::DataError> {
+        let spec = config.dataset.spec();
+        let seed = config.training.numpy_seed.unwrap_or(config.training.seed);
+        Ok(Splits {
+            train: spec.build(Split::Train, seed)?,
+            validation: spec.build(Split::Validation, seed)?,
+            test: spec.build(Split::Test, seed)?,
+        })
+    }
+}
+
+/// A training run in memory.
+#[derive(Debug)]
+pub struct Session {
+    /// The config.
+    pub config: Config,
+    /// The data.
+    pub data: Splits,
+    /// The loss.
+    pub loss: Loss,
+    scheduler: Scheduler,
+    /// The evolving state.
+    pub state: RunState,
+}
+
+/// Why a batch could not be trained.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TrainError {
+    /// The exact model failed (non-finite gradient).
+    #[error("epoch {epoch}, batch {batch}: {source}")]
+    Model {
+        /// Epoch (1-based) being trained.
+        epoch: usize,
+        /// Batch index within the epoch.
+        batch: usize,
+        /// The model error.
+        source: ModelError,
+    },
+}
+
+impl Session {
+    /// A fresh run: the network drawn from the seed, epoch 0 evaluated on the validation set.
+    pub fn new(config: Config, data: Splits) -> Session {
+        let network = Network::new(&config.layout, config.training.seed);
+        let optimizer = Optimizer::new(config.training.optimizer, &network, config.training.learning_rate);
+        let state = RunState { network, optimizer, bump: BumpState::fresh(&config.training.bumping), epoch: 0, history: vec![] };
+        let mut session = Session::resume(config, data, state);
+        let start = Instant::now();
+        let val = session.validate();
+        session.state.history.push(EpochMetrics {
+            epoch: 0,
+            train_loss: f64::NAN,
+            train_accuracy: f64::NAN,
+            val_loss: val.loss,
+            val_accuracy: val.accuracy,
+            learning_rate: session.state.optimizer.learning_rate(),
+            seconds: start.elapsed().as_secs_f64(),
+            bumped_batches: 0,
+        });
+        session
+    }
+
+    /// A run continuing from a saved state.
+    pub fn resume(config: Config, data: Splits, state: RunState) -> Session {
+        let tau = config.layout.layers.iter().find_map(|l| match &l.kind {
+            crate::config::LayerKind::Neuron(n) => Some(n.neuron.params.tau_syn),
+            _ => None,
+        });
+        let loss = Loss::new(&config.training.loss, tau.unwrap_or(1.0));
+        let scheduler = Scheduler::new(config.training.lr_scheduler.clone());
+        Session { config, data, loss, scheduler, state }
+    }
+
+    /// Validation after the current epoch (its noise stream is keyed by the epoch).
+    pub fn validate(&self) -> Evaluation {
+        let mut noise = rng::stream(self.config.training.seed, Purpose::Validation, self.state.epoch as u64);
+        evaluate(&self.state.network, &self.config, &self.loss, &self.data.validation, &mut noise)
+    }
+
+    /// The final test evaluation.
+    pub fn test(&self) -> Evaluation {
+        let mut noise = rng::stream(self.config.training.seed, Purpose::Test, self.state.epoch as u64);
+        evaluate(&self.state.network, &self.config, &self.loss, &self.data.test, &mut noise)
+    }
+
+    /// Trains one epoch and validates; `on_batch` is called after every batch (for progress bars).
+    pub fn train_epoch(&mut self, mut on_batch: impl FnMut()) -> Result<&EpochMetrics, TrainError> {
+        let start = Instant::now();
+        let epoch = self.state.epoch;
+        let training = self.config.training.clone();
+        let seed = training.seed;
+        // The bump state restarts at the beginning of every snapshot segment, as in the reference.
+        if epoch == 0 || training.epoch_snapshots.contains(&epoch) {
+            self.state.bump = BumpState::fresh(&training.bumping);
+        }
+        let order = shuffled(self.data.train.len(), &mut rng::stream(seed, Purpose::Shuffle, epoch as u64));
+        let mut input_noise = rng::stream(seed, Purpose::TrainingNoise, epoch as u64);
+        let mut forward_noise = rng::stream(seed, Purpose::TrainingForward, epoch as u64);
+        let learning_rate = self.state.optimizer.learning_rate();
+        let (mut losses, mut correct, mut bumped) = (Vec::new(), 0usize, 0usize);
+        for (batch, indices) in order.chunks(training.batch_size).enumerate() {
+            let mut inputs = batch_inputs(&self.data.train, indices);
+            if let Some(noise) = training.training_noise {
+                add_input_noise(&mut inputs, noise.mean, noise.std_dev, &mut input_noise);
+            }
+            let labels: Vec<usize> = indices.iter().map(|&i| self.data.train.labels[i]).collect();
+            let outcome = self.train_batch(&inputs, &labels, &mut forward_noise).map_err(|source| TrainError::Model {
+                epoch: epoch + 1,
+                batch,
+                source,
+            })?;
+            correct += outcome.correct;
+            match outcome.loss {
+                Some(l) => losses.push(l),
+                None => bumped += 1,
+            }
+            on_batch();
+        }
+        let n = self.data.train.len();
+        self.state.epoch += 1;
+        self.scheduler.epoch_finished(self.state.epoch, &mut self.state.optimizer);
+        let val = self.validate();
+        self.state.history.push(EpochMetrics {
+            epoch: self.state.epoch,
+            train_loss: if losses.is_empty() { f64::NAN } else { losses.iter().sum::<f64>() / losses.len() as f64 },
+            train_accuracy: correct as f64 / n.max(1) as f64,
+            val_loss: val.loss,
+            val_accuracy: val.accuracy,
+            learning_rate,
+            seconds: start.elapsed().as_secs_f64(),
+            bumped_batches: bumped,
+        });
+        Ok(self.state.history.last().expect("just pushed"))
+    }
+
+    /// One batch: forward, bump or step, clamp. Returns the batch loss (None if bumped) and correct count.
+    fn train_batch(&mut self, inputs: &Matrix, labels: &[usize], noise: &mut Rng) -> Result<BatchOutcome, ModelError> {
+        let training = &self.config.training;
+        let state = &mut self.state;
+        let record = state.network.forward(
+            inputs,
+            &mut ForwardOptions { rounding: training.rounding_precision, integrator: training.integrator, noise },
+        );
+        let predictions = self.loss.predictions(record.output());
+        let correct = predictions.iter().zip(labels).filter(|(p, l)| **p == **l as i64).count();
+        let target = bumping::layer_to_bump(&state.network, &record.neuron_outputs);
+        let code = bumping::bump(&mut state.network, &record.neuron_outputs, target, &training.bumping, &mut state.bump);
+        let mut loss = None;
+        if code == NO_BUMP {
+            let penalty = delay_penalty(&state.network, &self.loss);
+            let value = self.loss.evaluate(record.output(), labels, penalty);
+            let mut grads = state.network.backward(&record, &value.delta)?;
+            add_l2_delay_gradient(&state.network, &self.loss, value.unmasked as f64 / labels.len() as f64, &mut grads);
+            state.optimizer.step(&mut state.network, &grads);
+            for layer in &mut state.network.layers {
+                if let Layer::Delay(d) = layer {
+                    d.rectify();
+                }
+            }
+            loss = Some(value.mean);
+        }
+        clamp_weights(&mut state.network, training.clip_weights_max);
+        Ok(BatchOutcome { loss, correct })
+    }
+}
+
+struct BatchOutcome {
+    loss: Option<f64>,
+    correct: usize,
+}
+
+/// A random permutation of 0..n (Fisher-Yates).
+fn shuffled(n: usize, rng: &mut Rng) -> Vec<usize> {
+    use rand::RngExt;
+    let mut order: Vec<usize> = (0..n).collect();
+    for i in (1..n).rev() {
+        let j = rng.random_range(0..=i);
+        order.swap(i, j);
+    }
+    order
+}
+
+/// Adds N(mean, std^2) to every input time and takes the absolute value; missing inputs stay missing.
+fn add_input_noise(inputs: &mut Matrix, mean: f64, std: f64, rng: &mut Rng) {
+    for t in &mut inputs.data {
+        let noise = rng::normal(rng, mean, std);
+        if t.is_finite() {
+            *t = (*t + noise).abs();
+        }
+    }
+}
+
+/// The gradient of `alpha * mean(D^2)` (added to every unmasked sample, then averaged over the batch).
+fn add_l2_delay_gradient(network: &Network, loss: &Loss, unmasked_fraction: f64, grads: &mut Gradients) {
+    let Some((alpha, effective)) = loss.l2_delay() else { return };
+    let count: usize =
+        network.delay_layers().map(|(_, d)| if effective { d.effective().data.len() } else { d.raw.data.len() }).sum();
+    if count == 0 {
+        return;
+    }
+    let factor = unmasked_fraction * alpha * 2.0 / count as f64;
+    for (index, d) in network.delay_layers() {
+        let extra = if effective {
+            let eff = d.effective();
+            d.raw_gradient(&eff.map(|x| factor * x))
+        } else {
+            d.raw.map(|x| factor * x)
+        };
+        match &mut grads.layers[index] {
+            Some(g) => g.add_assign(&extra),
+            None => grads.layers[index] = Some(extra),
+        }
+    }
+}
+
+/// Clamps every NeuronLayer's weights to its bound: its own `clip_weights_max`, else the global one.
+fn clamp_weights(network: &mut Network, global: Option<f64>) {
+    for layer in &mut network.layers {
+        if let Layer::Neuron(n) = layer {
+            let bound = match n.config.neuron.clip {
+                Some(LayerClip::Bound(m)) => Some(m),
+                Some(LayerClip::Unclamped) => None,
+                None => global,
+            };
+            if let Some(m) = bound {
+                n.weights.data.iter_mut().for_each(|w| *w = w.clamp(-m, m));
+            }
+        }
+    }
+}
