@@ -3,7 +3,9 @@
 
 pub mod config;
 pub mod data;
+pub mod inference;
 pub mod io;
+pub mod layer_cases;
 pub mod model;
 pub mod network;
 pub mod rng;

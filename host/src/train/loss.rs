@@ -32,6 +32,16 @@ impl Loss {
         Loss { config: config.clone(), tau }
     }
 
+    /// The loss of a config, in units of the first NeuronLayer's tau_syn (the reference uses the default
+    /// neuron params' tau_syn, which layers rarely override).
+    pub fn for_config(config: &crate::config::Config) -> Loss {
+        let tau = config.layout.layers.iter().find_map(|l| match &l.kind {
+            crate::config::LayerKind::Neuron(n) => Some(n.neuron.params.tau_syn),
+            _ => None,
+        });
+        Loss::new(&config.training.loss, tau.unwrap_or(1.0))
+    }
+
     /// The L2 delay regulariser, if configured: (alpha, use_effective_delays).
     pub fn l2_delay(&self) -> Option<(f64, bool)> {
         self.config.regularisers.iter().find_map(|r| match *r {

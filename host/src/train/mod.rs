@@ -5,3 +5,6 @@ pub mod evaluate;
 pub mod loss;
 pub mod optim;
 pub mod session;
+pub mod checkpoint;
+pub mod run_dir;
+pub mod runner;

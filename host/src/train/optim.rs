@@ -26,6 +26,8 @@ pub struct GroupState {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Optimizer {
     kind: OptimizerConfig,
+    /// The global learning rate with the schedule applied (what the log and metrics show).
+    pub global_lr: f64,
     /// One group per layer, indexed like `Network::layers` (empty for layers without parameters).
     pub groups: Vec<GroupState>,
 }
@@ -38,12 +40,7 @@ impl Optimizer {
             .iter()
             .map(|l| GroupState { lr: l.learning_rate().unwrap_or(learning_rate), steps: 0, first: vec![], second: vec![] })
             .collect();
-        Optimizer { kind, groups }
-    }
-
-    /// The learning rate of the first group (what the log shows).
-    pub fn learning_rate(&self) -> f64 {
-        self.groups.first().map_or(0.0, |g| g.lr)
+        Optimizer { kind, global_lr: learning_rate, groups }
     }
 
     /// One step on every trainable tensor (including all-zero gradients: Adam still moves through its moments).
@@ -125,6 +122,7 @@ impl Scheduler {
             }
             Some(SchedulerConfig::Exponential { gamma }) => *gamma,
         };
+        optimizer.global_lr *= factor;
         for group in &mut optimizer.groups {
             group.lr *= factor;
         }

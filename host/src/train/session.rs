@@ -27,7 +27,7 @@ pub struct EpochMetrics {
     pub val_loss: f64,
     /// Validation accuracy after the epoch.
     pub val_accuracy: f64,
-    /// Learning rate used during the epoch (of the first parameter group).
+    /// Global learning rate used during the epoch (layers with their own rate are scaled alike).
     pub learning_rate: f64,
     /// Wall time of the epoch's training and validation.
     pub seconds: f64,
@@ -118,7 +118,7 @@ impl Session {
             train_accuracy: f64::NAN,
             val_loss: val.loss,
             val_accuracy: val.accuracy,
-            learning_rate: session.state.optimizer.learning_rate(),
+            learning_rate: session.state.optimizer.global_lr,
             seconds: start.elapsed().as_secs_f64(),
             bumped_batches: 0,
         });
@@ -127,11 +127,7 @@ impl Session {
 
     /// A run continuing from a saved state.
     pub fn resume(config: Config, data: Splits, state: RunState) -> Session {
-        let tau = config.layout.layers.iter().find_map(|l| match &l.kind {
-            crate::config::LayerKind::Neuron(n) => Some(n.neuron.params.tau_syn),
-            _ => None,
-        });
-        let loss = Loss::new(&config.training.loss, tau.unwrap_or(1.0));
+        let loss = Loss::for_config(&config);
         let scheduler = Scheduler::new(config.training.lr_scheduler.clone());
         Session { config, data, loss, scheduler, state }
     }
@@ -161,7 +157,7 @@ impl Session {
         let order = shuffled(self.data.train.len(), &mut rng::stream(seed, Purpose::Shuffle, epoch as u64));
         let mut input_noise = rng::stream(seed, Purpose::TrainingNoise, epoch as u64);
         let mut forward_noise = rng::stream(seed, Purpose::TrainingForward, epoch as u64);
-        let learning_rate = self.state.optimizer.learning_rate();
+        let learning_rate = self.state.optimizer.global_lr;
         let (mut losses, mut correct, mut bumped) = (Vec::new(), 0usize, 0usize);
         for (batch, indices) in order.chunks(training.batch_size).enumerate() {
             let mut inputs = batch_inputs(&self.data.train, indices);

@@ -1,0 +1,35 @@
+//! `bss2 continue DIR [--from N] [--epochs TOTAL]`.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use bss2_host::train::run_dir::RunDir;
+use bss2_host::train::runner;
+
+/// Continue a run: from its latest resume point, or from the snapshot of epoch N.
+#[derive(Debug, clap::Args)]
+pub struct Cmd {
+    /// The run's results folder.
+    dir: PathBuf,
+    /// Resume from epoch_<N> instead of the latest resume point.
+    #[arg(long)]
+    from: Option<usize>,
+    /// Train until this many epochs in total (default: the config's epoch_number).
+    #[arg(long)]
+    epochs: Option<usize>,
+}
+
+impl Cmd {
+    pub fn run(self) -> anyhow::Result<()> {
+        let dir = RunDir::new(&self.dir);
+        let summary = runner::resume(&dir, self.from, self.epochs).with_context(|| format!("continuing {}", self.dir.display()))?;
+        println!(
+            "test accuracy {:.2}% (loss {:.6}) after {} epochs; results in {}",
+            100.0 * summary.test_accuracy,
+            summary.test_loss,
+            summary.epochs,
+            self.dir.display()
+        );
+        Ok(())
+    }
+}

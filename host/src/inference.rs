@@ -1,0 +1,76 @@
+//! Inference with a saved network: output times, predictions and accuracy on one split.
+
+use std::path::PathBuf;
+
+use crate::config::Config;
+use crate::data::Split;
+use crate::io::{write_npy_f64, write_npy_i64};
+use crate::network::Network;
+use crate::rng::{self, Purpose};
+use crate::tensors::TensorFile;
+use crate::train::evaluate::evaluate;
+use crate::train::loss::Loss;
+use crate::train::run_dir::RunDir;
+use crate::train::runner::RunError;
+use crate::train::session::Splits;
+
+/// The result of `bss2 inference`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InferenceResult {
+    /// The epoch whose network was used.
+    pub epoch: usize,
+    /// Accuracy on the split.
+    pub accuracy: f64,
+    /// Number of correct predictions.
+    pub correct: usize,
+    /// Number of samples.
+    pub samples: usize,
+    /// Mean loss.
+    pub loss: f64,
+    /// Where the output times were written.
+    pub outputs_path: PathBuf,
+}
+
+/// The name a split has on the command line and in file names.
+pub fn split_label(split: Split) -> &'static str {
+    match split {
+        Split::Train => "train",
+        Split::Validation => "val",
+        Split::Test => "test",
+    }
+}
+
+/// Runs `split` through the network of `epoch_<epoch>` (default: the latest saved) of the run in `dir`, and
+/// writes `<split>_output_times.npy` (float64 `[samples, outputs]`, +inf = no spike) and `<split>_labels.npy`
+/// (int64) next to the network. Needs only `dir/config.yaml` and `dir/epoch_<N>/network.safetensors`.
+pub fn run(dir: &RunDir, epoch: Option<usize>, split: Split) -> Result<InferenceResult, RunError> {
+    let config = Config::load(&dir.config())?;
+    let epoch = match epoch {
+        Some(e) => e,
+        None => *dir.saved_epochs().last().ok_or_else(|| {
+            RunError::NothingToResume(format!("{}: no epoch_<N>/network.safetensors found", dir.root.display()))
+        })?,
+    };
+    let path = dir.network(epoch);
+    let bytes = std::fs::read(&path)
+        .map_err(|e| RunError::NothingToResume(format!("{}: cannot read the network: {e}", path.display())))?;
+    let file = TensorFile::from_bytes(&bytes).map_err(|source| RunError::Tensors { path: path.clone(), source })?;
+    let mut network = Network::new(&config.layout, config.training.seed);
+    network.load_tensors(&file).map_err(|source| RunError::Tensors { path: path.clone(), source })?;
+    let data = Splits::build(&config)?;
+    let set = match split {
+        Split::Train => &data.train,
+        Split::Validation => &data.validation,
+        Split::Test => &data.test,
+    };
+    let loss = Loss::for_config(&config);
+    let mut noise = rng::stream(config.training.seed, Purpose::Inference, epoch as u64);
+    let result = evaluate(&network, &config, &loss, set, &mut noise);
+    let label = split_label(split);
+    let outputs_path = dir.epoch(epoch).join(format!("{label}_output_times.npy"));
+    write_npy_f64(&outputs_path, &[result.outputs.rows, result.outputs.cols], &result.outputs.data)?;
+    let labels: Vec<i64> = set.labels.iter().map(|&l| l as i64).collect();
+    write_npy_i64(&dir.epoch(epoch).join(format!("{label}_labels.npy")), &[labels.len()], &labels)?;
+    let correct = result.predictions.iter().zip(&set.labels).filter(|(p, l)| **p == **l as i64).count();
+    Ok(InferenceResult { epoch, accuracy: result.accuracy, correct, samples: set.len(), loss: result.loss, outputs_path })
+}

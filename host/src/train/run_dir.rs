@@ -1,0 +1,117 @@
+//! The results folder of a run and everything written into it, always atomically (write a temporary file,
+//! then rename), so a run killed at any moment leaves only complete files:
+//!
+//! ```text
+//! DIR/config.yaml                  the effective config
+//! DIR/metrics.csv                  one row per epoch (0 = before training)
+//! DIR/resume.safetensors           the latest resume point, replaced after every epoch
+//! DIR/epoch_<N>/network.safetensors   the network at each snapshot epoch and the last one
+//! DIR/epoch_<N>/state.safetensors     a resume point at that epoch (for `bss2 continue --from N`)
+//! DIR/epoch_<N>/test_output_times.npy, test_labels.npy   (last epoch)
+//! DIR/summary.json                 test accuracy and loss, epochs, seconds
+//! ```
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use super::session::EpochMetrics;
+use crate::io::{IoError, write_atomic};
+
+/// The header of `metrics.csv`.
+pub const METRICS_HEADER: &str = "epoch,train_loss,train_accuracy,val_loss,val_accuracy,learning_rate,seconds";
+
+/// Paths inside a results folder.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunDir {
+    /// The folder.
+    pub root: PathBuf,
+}
+
+impl RunDir {
+    /// A results folder at `root`.
+    pub fn new(root: impl Into<PathBuf>) -> RunDir {
+        RunDir { root: root.into() }
+    }
+
+    /// `config.yaml`.
+    pub fn config(&self) -> PathBuf {
+        self.root.join("config.yaml")
+    }
+
+    /// `metrics.csv`.
+    pub fn metrics(&self) -> PathBuf {
+        self.root.join("metrics.csv")
+    }
+
+    /// The latest resume point.
+    pub fn resume(&self) -> PathBuf {
+        self.root.join("resume.safetensors")
+    }
+
+    /// `summary.json`.
+    pub fn summary(&self) -> PathBuf {
+        self.root.join("summary.json")
+    }
+
+    /// `epoch_<N>/`.
+    pub fn epoch(&self, epoch: usize) -> PathBuf {
+        self.root.join(format!("epoch_{epoch}"))
+    }
+
+    /// `epoch_<N>/network.safetensors`.
+    pub fn network(&self, epoch: usize) -> PathBuf {
+        self.epoch(epoch).join("network.safetensors")
+    }
+
+    /// `epoch_<N>/state.safetensors`.
+    pub fn snapshot_state(&self, epoch: usize) -> PathBuf {
+        self.epoch(epoch).join("state.safetensors")
+    }
+
+    /// The epochs that have a saved network, ascending.
+    pub fn saved_epochs(&self) -> Vec<usize> {
+        let mut epochs: Vec<usize> = std::fs::read_dir(&self.root)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|entry| entry.file_name().to_str()?.strip_prefix("epoch_")?.parse().ok())
+            .filter(|&e| self.network(e).is_file())
+            .collect();
+        epochs.sort_unstable();
+        epochs
+    }
+
+    /// Rewrites `metrics.csv` from the history.
+    pub fn write_metrics(&self, history: &[EpochMetrics]) -> Result<(), IoError> {
+        write_atomic(&self.metrics(), metrics_csv(history).as_bytes())
+    }
+
+    /// Writes `bytes` to `path`, creating its folder.
+    pub fn write(&self, path: &Path, bytes: &[u8]) -> Result<(), IoError> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|source| IoError::Os { path: parent.to_path_buf(), source })?;
+        }
+        write_atomic(path, bytes)
+    }
+}
+
+/// `metrics.csv` text: floats in their shortest exact form, `nan` where there is no value (epoch 0).
+pub fn metrics_csv(history: &[EpochMetrics]) -> String {
+    let mut out = String::from(METRICS_HEADER);
+    out.push('\n');
+    let f = |x: f64| if x.is_nan() { "nan".to_string() } else { format!("{x:?}") };
+    for m in history {
+        let _ = writeln!(
+            out,
+            "{},{},{},{},{},{},{}",
+            m.epoch,
+            f(m.train_loss),
+            f(m.train_accuracy),
+            f(m.val_loss),
+            f(m.val_accuracy),
+            f(m.learning_rate),
+            f(m.seconds)
+        );
+    }
+    out
+}

@@ -1,0 +1,190 @@
+//! Whole runs: a fresh training, or a continued one, with snapshots, resume points, metrics and the final test.
+
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use tracing::info;
+
+use super::checkpoint;
+use super::run_dir::RunDir;
+use super::session::{Session, Splits, TrainError};
+use crate::config::{Config, ConfigError, Overrides};
+use crate::data::DataError;
+use crate::io::{IoError, write_npy_f64, write_npy_i64};
+use crate::tensors::TensorError;
+
+/// Why a run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The config is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The data set could not be built.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// A file could not be written or read.
+    #[error(transparent)]
+    Io(#[from] IoError),
+    /// A saved network or resume point is unusable.
+    #[error("{path}: {source}")]
+    Tensors {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        source: TensorError,
+    },
+    /// Training failed.
+    #[error(transparent)]
+    Train(#[from] TrainError),
+    /// Nothing to continue from.
+    #[error("{0}")]
+    NothingToResume(String),
+}
+
+/// What `summary.json` holds.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Summary {
+    /// Accuracy on the test set with the final network.
+    pub test_accuracy: f64,
+    /// Mean loss on the test set.
+    pub test_loss: f64,
+    /// Validation accuracy after the last epoch.
+    pub final_val_accuracy: f64,
+    /// Epochs trained.
+    pub epochs: usize,
+    /// Wall time of all epochs (training and validation), summed over interruptions.
+    pub seconds: f64,
+    /// Batches bumped instead of stepped, over the whole run.
+    pub bumped_batches: usize,
+    /// The run's seed.
+    pub seed: u64,
+}
+
+/// Starts a run in `dir` (created; must not hold a run already).
+pub fn train(config: Config, dir: &RunDir) -> Result<Summary, RunError> {
+    if dir.resume().exists() {
+        return Err(RunError::NothingToResume(format!(
+            "{} already holds a run; use `bss2 continue` or choose another --output",
+            dir.root.display()
+        )));
+    }
+    dir.write(&dir.config(), config.to_yaml().as_bytes())?;
+    let data = Splits::build(&config)?;
+    info!(dir = %dir.root.display(), train = data.train.len(), validation = data.validation.len(), test = data.test.len(), "starting training");
+    let session = Session::new(config, data);
+    let first = &session.state.history[0];
+    info!(epoch = 0, val_loss = first.val_loss, val_accuracy = first.val_accuracy, "before training");
+    save_progress(&session, dir)?;
+    drive(session, dir)
+}
+
+/// Continues the run in `dir` from `epoch_<from>` (or the latest resume point) until `until` epochs (default:
+/// the config's `epoch_number`).
+pub fn resume(dir: &RunDir, from: Option<usize>, until: Option<usize>) -> Result<Summary, RunError> {
+    let mut config = Config::load(&dir.config())?;
+    if let Some(total) = until
+        && total != config.training.epoch_number
+    {
+        config = config.with_overrides(Overrides { epochs: Some(total), seed: None })?;
+        dir.write(&dir.config(), config.to_yaml().as_bytes())?;
+    }
+    let path = match from {
+        Some(e) => dir.snapshot_state(e),
+        None => dir.resume(),
+    };
+    let bytes = std::fs::read(&path).map_err(|e| {
+        RunError::NothingToResume(format!("{}: cannot read the resume point: {e}", path.display()))
+    })?;
+    let mut state = checkpoint::load(&bytes, &config).map_err(|source| RunError::Tensors { path: path.clone(), source })?;
+    state.history.truncate(state.epoch + 1);
+    let data = Splits::build(&config)?;
+    info!(dir = %dir.root.display(), from = state.epoch, until = config.training.epoch_number, "continuing training");
+    let session = Session::resume(config, data, state);
+    save_progress(&session, dir)?;
+    drive(session, dir)
+}
+
+/// Writes the resume point and metrics after an epoch.
+fn save_progress(session: &Session, dir: &RunDir) -> Result<(), RunError> {
+    let state = &session.state;
+    let bytes = checkpoint::save(state, session.config.training.seed)
+        .map_err(|source| RunError::Tensors { path: dir.resume(), source })?;
+    dir.write(&dir.resume(), &bytes)?;
+    dir.write_metrics(&state.history)?;
+    Ok(())
+}
+
+fn progress_bar(session: &Session, epochs: usize) -> ProgressBar {
+    let batches = session.data.train.len().div_ceil(session.config.training.batch_size);
+    let bar = ProgressBar::new((epochs * batches) as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} epoch {msg} [{bar:30}] {percent}% {elapsed_precise} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar
+}
+
+fn drive(mut session: Session, dir: &RunDir) -> Result<Summary, RunError> {
+    let until = session.config.training.epoch_number;
+    let snapshots = session.config.training.epoch_snapshots.clone();
+    let print_every = ((until as f64 * session.config.training.print_step_percent / 100.0) as usize).max(1);
+    let bar = progress_bar(&session, until.saturating_sub(session.state.epoch));
+    while session.state.epoch < until {
+        bar.set_message(format!("{}/{until}", session.state.epoch + 1));
+        let m = session.train_epoch(|| bar.inc(1))?.clone();
+        if m.epoch % print_every == 0 || m.epoch == until {
+            bar.suspend(|| {
+                info!(
+                    epoch = m.epoch,
+                    train_loss = m.train_loss,
+                    train_accuracy = m.train_accuracy,
+                    val_loss = m.val_loss,
+                    val_accuracy = m.val_accuracy,
+                    learning_rate = m.learning_rate,
+                    bumped = m.bumped_batches,
+                    seconds = m.seconds,
+                    "epoch finished"
+                )
+            });
+        }
+        if snapshots.contains(&m.epoch) || m.epoch == until {
+            save_snapshot(&session, dir, m.epoch)?;
+        }
+        save_progress(&session, dir)?;
+    }
+    bar.finish_and_clear();
+    let start = Instant::now();
+    let test = session.test();
+    let epoch = session.state.epoch;
+    let labels: Vec<i64> = session.data.test.labels.iter().map(|&l| l as i64).collect();
+    write_npy_f64(&dir.epoch(epoch).join("test_output_times.npy"), &[test.outputs.rows, test.outputs.cols], &test.outputs.data)?;
+    write_npy_i64(&dir.epoch(epoch).join("test_labels.npy"), &[labels.len()], &labels)?;
+    let history = &session.state.history;
+    let summary = Summary {
+        test_accuracy: test.accuracy,
+        test_loss: test.loss,
+        final_val_accuracy: history.last().map_or(f64::NAN, |m| m.val_accuracy),
+        epochs: epoch,
+        seconds: history.iter().map(|m| m.seconds).sum::<f64>() + start.elapsed().as_secs_f64(),
+        bumped_batches: history.iter().map(|m| m.bumped_batches).sum(),
+        seed: session.config.training.seed,
+    };
+    let json = serde_json::to_string_pretty(&summary).unwrap_or_default();
+    dir.write(&dir.summary(), json.as_bytes())?;
+    info!(test_accuracy = summary.test_accuracy, test_loss = summary.test_loss, seconds = summary.seconds, "training finished");
+    Ok(summary)
+}
+
+fn save_snapshot(session: &Session, dir: &RunDir, epoch: usize) -> Result<(), RunError> {
+    let seed = session.config.training.seed;
+    let mut network = session.state.network.to_tensors();
+    network.metadata.insert("epoch".into(), epoch.to_string());
+    network.metadata.insert("seed".into(), seed.to_string());
+    let bytes = network.to_bytes().map_err(|source| RunError::Tensors { path: dir.network(epoch), source })?;
+    dir.write(&dir.network(epoch), &bytes)?;
+    let state = checkpoint::save(&session.state, seed).map_err(|source| RunError::Tensors { path: dir.snapshot_state(epoch), source })?;
+    dir.write(&dir.snapshot_state(epoch), &state)?;
+    Ok(())
+}
