@@ -194,8 +194,9 @@ impl Session {
         Ok(self.state.history.last().expect("just pushed"))
     }
 
-    /// One batch: forward, bump or step, clamp. Returns the batch loss (None if bumped) and correct count.
-    fn train_batch(&mut self, inputs: &Matrix, labels: &[usize], noise: &mut Rng) -> Result<BatchOutcome, ModelError> {
+    /// One training batch: forward, then weight bumping or a gradient step, then clamping. `inputs` are the
+    /// batch's input times (after any training noise).
+    pub fn train_batch(&mut self, inputs: &Matrix, labels: &[usize], noise: &mut Rng) -> Result<BatchOutcome, ModelError> {
         let training = &self.config.training;
         let state = &mut self.state;
         let record = state.network.forward(
@@ -225,9 +226,13 @@ impl Session {
     }
 }
 
-struct BatchOutcome {
-    loss: Option<f64>,
-    correct: usize,
+/// What one training batch did.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BatchOutcome {
+    /// The batch-mean loss, or None if the batch bumped weights instead of taking a step.
+    pub loss: Option<f64>,
+    /// Correct predictions of the forward pass (before the update).
+    pub correct: usize,
 }
 
 /// A random permutation of 0..n (Fisher-Yates).
