@@ -72,5 +72,12 @@ pub fn run(dir: &RunDir, epoch: Option<usize>, split: Split) -> Result<Inference
     let labels: Vec<i64> = set.labels.iter().map(|&l| l as i64).collect();
     write_npy_i64(&dir.epoch(epoch).join(format!("{label}_labels.npy")), &[labels.len()], &labels)?;
     let correct = result.predictions.iter().zip(&set.labels).filter(|(p, l)| **p == **l as i64).count();
-    Ok(InferenceResult { epoch, accuracy: result.accuracy, correct, samples: set.len(), loss: result.loss, outputs_path })
+    Ok(InferenceResult {
+        epoch,
+        accuracy: result.accuracy,
+        correct,
+        samples: set.len(),
+        loss: result.loss,
+        outputs_path,
+    })
 }

@@ -31,13 +31,20 @@ fn time(v: &Value, at: &str) -> Result<f64, CaseError> {
     if v.is_null() { Ok(f64::INFINITY) } else { number(v, at) }
 }
 
-fn matrix(case: &Value, key: &str, at: &str, read: fn(&Value, &str) -> Result<f64, CaseError>) -> Result<Matrix, CaseError> {
+fn matrix(
+    case: &Value,
+    key: &str,
+    at: &str,
+    read: fn(&Value, &str) -> Result<f64, CaseError>,
+) -> Result<Matrix, CaseError> {
     let at = format!("{at}.{key}");
     let rows = case.get(key).and_then(Value::as_array).ok_or_else(|| err(&at, "missing, or not a list of rows"))?;
     let mut parsed = Vec::with_capacity(rows.len());
     for (r, row) in rows.iter().enumerate() {
         let row = row.as_array().ok_or_else(|| err(format!("{at}[{r}]"), "expected a list"))?;
-        parsed.push(row.iter().enumerate().map(|(c, v)| read(v, &format!("{at}[{r}][{c}]"))).collect::<Result<Vec<_>, _>>()?);
+        parsed.push(
+            row.iter().enumerate().map(|(c, v)| read(v, &format!("{at}[{r}][{c}]"))).collect::<Result<Vec<_>, _>>()?,
+        );
     }
     Matrix::from_rows(&parsed).ok_or_else(|| err(&at, "rows have different lengths"))
 }
@@ -48,16 +55,23 @@ fn param(case: &Value, key: &str, at: &str) -> Result<f64, CaseError> {
 
 fn json_times(m: &Matrix) -> Value {
     Value::Array(
-        (0..m.rows).map(|r| Value::Array(m.row(r).iter().map(|&t| if t.is_finite() { json!(t) } else { Value::Null }).collect())).collect(),
+        (0..m.rows)
+            .map(|r| {
+                Value::Array(m.row(r).iter().map(|&t| if t.is_finite() { json!(t) } else { Value::Null }).collect())
+            })
+            .collect(),
     )
 }
 
 fn evaluate_case(case: &Value, at: &str) -> Result<Value, CaseError> {
     let (tau_syn, tau_mem) = (param(case, "tau_syn", at)?, param(case, "tau_mem", at)?);
-    let ratio = match tau_mem / tau_syn {
-        r if r == 1.0 => TauRatio::One,
-        r if r == 2.0 => TauRatio::Two,
-        r => return Err(err(format!("{at}.tau_mem"), format!("tau_mem / tau_syn = {r}; must be 1 or 2"))),
+    let r = tau_mem / tau_syn;
+    let ratio = if r == 1.0 {
+        TauRatio::One
+    } else if r == 2.0 {
+        TauRatio::Two
+    } else {
+        return Err(err(format!("{at}.tau_mem"), format!("tau_mem / tau_syn = {r}; must be 1 or 2")));
     };
     let p = NeuronParams {
         tau_syn,
@@ -73,9 +87,16 @@ fn evaluate_case(case: &Value, at: &str) -> Result<Value, CaseError> {
     let inputs = matrix(case, "inputs", at, time)?;
     let weights = matrix(case, "weights", at, number)?;
     if weights.rows != inputs.cols {
-        return Err(err(format!("{at}.weights"), format!("has {} rows but there are {} inputs", weights.rows, inputs.cols)));
+        return Err(err(
+            format!("{at}.weights"),
+            format!("has {} rows but there are {} inputs", weights.rows, inputs.cols),
+        ));
     }
-    let delays = if case.get("delays").is_some() { matrix(case, "delays", at, number)? } else { Matrix::zeros(weights.rows, weights.cols) };
+    let delays = if case.get("delays").is_some() {
+        matrix(case, "delays", at, number)?
+    } else {
+        Matrix::zeros(weights.rows, weights.cols)
+    };
     if (delays.rows, delays.cols) != (weights.rows, weights.cols) {
         return Err(err(format!("{at}.delays"), "must have the shape of weights"));
     }
@@ -107,7 +128,12 @@ fn evaluate_case(case: &Value, at: &str) -> Result<Value, CaseError> {
 
 /// Evaluates every case of a layer-cases document.
 pub fn evaluate_cases(document: &Value) -> Result<Value, CaseError> {
-    let cases = document.get("cases").and_then(Value::as_array).ok_or_else(|| err("cases", "missing, or not a list"))?;
-    let results = cases.iter().enumerate().map(|(k, case)| evaluate_case(case, &format!("cases[{k}]"))).collect::<Result<Vec<_>, _>>()?;
+    let cases =
+        document.get("cases").and_then(Value::as_array).ok_or_else(|| err("cases", "missing, or not a list"))?;
+    let results = cases
+        .iter()
+        .enumerate()
+        .map(|(k, case)| evaluate_case(case, &format!("cases[{k}]")))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(json!({ "cases": results }))
 }

@@ -22,7 +22,8 @@ pub struct Cmd {
 impl Cmd {
     pub fn run(self) -> anyhow::Result<()> {
         let dir = RunDir::new(&self.dir);
-        let summary = runner::resume(&dir, self.from, self.epochs).with_context(|| format!("continuing {}", self.dir.display()))?;
+        let summary = runner::resume(&dir, self.from, self.epochs)
+            .with_context(|| format!("continuing {}", self.dir.display()))?;
         println!(
             "test accuracy {:.2}% (loss {:.6}) after {} epochs; results in {}",
             100.0 * summary.test_accuracy,

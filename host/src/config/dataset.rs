@@ -64,7 +64,8 @@ impl DatasetConfig {
                 &["noise_level"],
             ),
             "pattern" => {
-                let classes = s.list("classes")?.into_iter().map(|(p, v)| parse_class(p, v)).collect::<Result<Vec<_>, _>>()?;
+                let classes =
+                    s.list("classes")?.into_iter().map(|(p, v)| parse_class(p, v)).collect::<Result<Vec<_>, _>>()?;
                 if classes.is_empty() {
                     return Err(s.error("classes", "needs at least one class"));
                 }

@@ -289,7 +289,10 @@ impl<'a> Section<'a> {
             let name = match key {
                 Value::String(s) => s.clone(),
                 other => {
-                    return Err(ConfigError::at(&self.path, format!("keys must be strings, found {}", describe(other))));
+                    return Err(ConfigError::at(
+                        &self.path,
+                        format!("keys must be strings, found {}", describe(other)),
+                    ));
                 }
             };
             if !read.contains(&name) && !known.contains(&name.as_str()) {

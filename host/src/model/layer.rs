@@ -6,7 +6,7 @@ use rayon::prelude::*;
 use super::arrival::{Arrival, ArrivalGrad};
 use super::matrix::Matrix;
 use super::neuron::NeuronParams;
-use super::spike::{first_spike_time, spike_time_gradient};
+use super::spike::{Input, first_spike_time, sort_by_time, spike_time_gradient};
 
 /// Samples per parallel work item. Fixed, so that sums over the batch are formed in the same order whatever
 /// the number of threads: within a chunk in sample order, then chunk after chunk.
@@ -36,144 +36,168 @@ pub struct LayerGrads {
     pub input: ArrivalGrad,
 }
 
-/// One neuron's inputs sorted by time.
-struct Sorted {
-    t: Vec<f64>,
-    es: Vec<f64>,
-    em: Vec<f64>,
-    w: Vec<f64>,
+/// The arrival in the form the per-neuron loops read fastest: per-synapse matrices transposed to
+/// `[n_post, n_pre]` so that one neuron's inputs are contiguous, with `exp(offset / tau)` precomputed.
+enum Layout<'a> {
+    Shared {
+        times: &'a Matrix,
+    },
+    Offset {
+        base: &'a Matrix,
+        /// `offset^T`, `exp(offset^T / tau_syn)`, `exp(offset^T / tau_mem)` (ratio 2 only, else empty).
+        offset: Matrix,
+        offset_es: Matrix,
+        offset_em: Matrix,
+    },
+    Dense {
+        n_pre: usize,
+        n_post: usize,
+        times: &'a [f64],
+    },
 }
 
-impl Sorted {
-    fn new(n: usize) -> Self {
-        Sorted { t: vec![0.0; n], es: vec![0.0; n], em: vec![0.0; n], w: vec![0.0; n] }
-    }
-
-    fn fill_from(&mut self, order: &[u32], t: &[f64], es: &[f64], em: &[f64], w: &[f64]) {
-        for (k, &i) in order.iter().enumerate() {
-            let i = i as usize;
-            self.t[k] = t[i];
-            self.es[k] = es[i];
-            self.em[k] = em[i];
-            self.w[k] = w[i];
+impl<'a> Layout<'a> {
+    fn new(p: &NeuronParams, arrival: &'a Arrival) -> Self {
+        match arrival {
+            Arrival::Shared(times) => Layout::Shared { times },
+            Arrival::Offset { base, offset } => {
+                let offset = offset.transposed();
+                let offset_es = offset.map(|x| (x / p.tau_syn).exp());
+                let mut offset_em = Matrix::zeros(0, 0);
+                if p.needs_membrane_exponential() {
+                    offset_em = Matrix::zeros(offset.rows, offset.cols);
+                    exp_membrane(p, &offset.data, &offset_es.data, &mut offset_em.data);
+                }
+                Layout::Offset { base, offset, offset_es, offset_em }
+            }
+            Arrival::Dense { n_pre, n_post, times, .. } => Layout::Dense { n_pre: *n_pre, n_post: *n_post, times },
         }
     }
 }
 
-/// Per-thread buffers for one neuron's inputs: in input order, sorted, and per-sample factors.
+/// `exp(t / tau_mem)` given `es = exp(t / tau_syn)`: where tau_mem is exactly 2 tau_syn this is `sqrt(es)`
+/// (cheaper than an exponential, and within an ulp of it).
+fn exp_membrane(p: &NeuronParams, t: &[f64], es: &[f64], em: &mut [f64]) {
+    if p.tau_mem == 2.0 * p.tau_syn {
+        for (m, &e) in em.iter_mut().zip(es) {
+            *m = e.sqrt();
+        }
+    } else {
+        for (m, &t) in em.iter_mut().zip(t) {
+            *m = (t / p.tau_mem).exp();
+        }
+    }
+}
+
+/// Per-thread buffers for one sample.
 struct Scratch {
-    order: Vec<u32>,
+    /// The sample's per-sample times (`Shared`/`Offset`), their `exp(t/tau_syn)` and `exp(t/tau_mem)`.
     t: Vec<f64>,
     es: Vec<f64>,
     em: Vec<f64>,
-    w: Vec<f64>,
+    /// The order of the per-sample times (forward); the indices of the causal inputs (backward).
+    order: Vec<u32>,
+    /// The same sorted (for `Shared`).
+    sorted_t: Vec<f64>,
+    sorted_es: Vec<f64>,
+    sorted_em: Vec<f64>,
+    /// One neuron's inputs sorted by time (for `Offset` and `Dense`).
+    inputs: Vec<Input>,
     dw: Vec<f64>,
     dt: Vec<f64>,
-    row_es: Vec<f64>,
-    row_em: Vec<f64>,
-    sorted: Sorted,
 }
 
 impl Scratch {
     fn new(n: usize) -> Self {
+        let zeros = || vec![0.0; n];
         Scratch {
+            t: zeros(),
+            es: zeros(),
+            em: zeros(),
             order: Vec::with_capacity(n),
-            t: vec![0.0; n],
-            es: vec![0.0; n],
-            em: vec![0.0; n],
-            w: vec![0.0; n],
-            dw: vec![0.0; n],
-            dt: vec![0.0; n],
-            row_es: vec![0.0; n],
-            row_em: vec![0.0; n],
-            sorted: Sorted::new(n),
+            sorted_t: zeros(),
+            sorted_es: zeros(),
+            sorted_em: zeros(),
+            inputs: vec![Input::default(); n],
+            dw: zeros(),
+            dt: zeros(),
         }
     }
-}
 
-/// `exp(x / tau)` of every element.
-fn exp_scaled(values: &[f64], tau: f64, out: &mut [f64]) {
-    for (o, &x) in out.iter_mut().zip(values) {
-        *o = (x / tau).exp();
-    }
-}
-
-/// Sorts `order` (indices 0..n) by time, +inf last; ties in any order (spec §2 step 1).
-fn sort_by_time(order: &mut Vec<u32>, times: impl Fn(usize) -> f64, n: usize) {
-    order.clear();
-    order.extend(0..n as u32);
-    order.sort_unstable_by(|&a, &b| times(a as usize).total_cmp(&times(b as usize)));
-}
-
-/// Precomputed per-synapse factors `exp(offset / tau)` for `Offset` arrivals.
-struct OffsetFactors {
-    es: Matrix,
-    em: Option<Matrix>,
-}
-
-impl OffsetFactors {
-    fn new(p: &NeuronParams, arrival: &Arrival) -> Option<Self> {
-        match arrival {
-            Arrival::Offset { offset, .. } => Some(OffsetFactors {
-                es: offset.map(|x| (x / p.tau_syn).exp()),
-                em: p.needs_membrane_exponential().then(|| offset.map(|x| (x / p.tau_mem).exp())),
-            }),
-            _ => None,
+    /// Loads sample b's per-sample times and their exponentials (for `Shared` and `Offset`).
+    fn load_sample(&mut self, p: &NeuronParams, layout: &Layout, b: usize) {
+        let base = match layout {
+            Layout::Shared { times } => times,
+            Layout::Offset { base, .. } => base,
+            Layout::Dense { .. } => return,
+        };
+        self.t.copy_from_slice(base.row(b));
+        for (e, &t) in self.es.iter_mut().zip(&self.t) {
+            *e = (t / p.tau_syn).exp();
         }
-    }
-}
-
-/// Fills the scratch with neuron j's inputs for sample b in input order (t, es, em, w).
-/// For `Shared` and `Offset` the per-sample factors `row_es`/`row_em` must already hold `exp(base/tau)`.
-fn gather(
-    p: &NeuronParams,
-    arrival: &Arrival,
-    factors: Option<&OffsetFactors>,
-    w_t: &Matrix,
-    b: usize,
-    j: usize,
-    s: &mut Scratch,
-) {
-    let n = arrival.n_pre();
-    let ratio_two = p.needs_membrane_exponential();
-    s.w.copy_from_slice(w_t.row(j));
-    match arrival {
-        Arrival::Shared(times) => {
-            s.t.copy_from_slice(times.row(b));
-            s.es.copy_from_slice(&s.row_es);
-            if ratio_two {
-                s.em.copy_from_slice(&s.row_em);
-            }
-        }
-        Arrival::Offset { base, offset } => {
-            let f = factors.expect("offset factors exist for offset arrivals");
-            for i in 0..n {
-                s.t[i] = base.get(b, i) + offset.get(i, j);
-                s.es[i] = s.row_es[i] * f.es.get(i, j);
-                if let Some(em) = &f.em {
-                    s.em[i] = s.row_em[i] * em.get(i, j);
-                }
-            }
-        }
-        Arrival::Dense { n_pre, n_post, times, .. } => {
-            for i in 0..n {
-                let t = times[(b * n_pre + i) * n_post + j];
-                s.t[i] = t;
-                s.es[i] = (t / p.tau_syn).exp();
-                if ratio_two {
-                    s.em[i] = (t / p.tau_mem).exp();
-                }
-            }
-        }
-    }
-}
-
-/// Prepares `row_es`/`row_em` = exp(base/tau) of sample b for `Shared` and `Offset` arrivals.
-fn prepare_sample(p: &NeuronParams, arrival: &Arrival, b: usize, s: &mut Scratch) {
-    if let Arrival::Shared(base) | Arrival::Offset { base, .. } = arrival {
-        exp_scaled(base.row(b), p.tau_syn, &mut s.row_es);
         if p.needs_membrane_exponential() {
-            exp_scaled(base.row(b), p.tau_mem, &mut s.row_em);
+            exp_membrane(p, &self.t, &self.es, &mut self.em);
+        }
+    }
+
+    /// Orders the loaded per-sample times; for `Shared` also keeps them sorted.
+    fn sort_sample(&mut self, shared: bool) {
+        let t = &self.t;
+        self.order.clear();
+        self.order.extend(0..t.len() as u32);
+        self.order.sort_unstable_by(|&a, &b| t[a as usize].total_cmp(&t[b as usize]));
+        if shared {
+            for (k, &i) in self.order.iter().enumerate() {
+                let i = i as usize;
+                self.sorted_t[k] = self.t[i];
+                self.sorted_es[k] = self.es[i];
+                self.sorted_em[k] = self.em[i];
+            }
+        }
+    }
+
+    /// Writes neuron j's inputs for the loaded sample b into `self.inputs`: in the order of the per-sample
+    /// times if `sorted_by_sample` (nearly sorted by time once delays are added), else in input order.
+    fn fill_inputs(
+        &mut self,
+        p: &NeuronParams,
+        layout: &Layout,
+        b: usize,
+        j: usize,
+        w_row: &[f64],
+        sorted_by_sample: bool,
+    ) {
+        let n = self.inputs.len();
+        let index = |k: usize| if sorted_by_sample { self.order[k] as usize } else { k };
+        match layout {
+            Layout::Shared { .. } => {
+                for k in 0..n {
+                    let i = index(k);
+                    self.inputs[k] = Input { t: self.t[i], es: self.es[i], em: self.em[i], w: w_row[i] };
+                }
+            }
+            Layout::Offset { offset, offset_es, offset_em, .. } => {
+                let (off, off_es) = (offset.row(j), offset_es.row(j));
+                let off_em = if offset_em.data.is_empty() { None } else { Some(offset_em.row(j)) };
+                for k in 0..n {
+                    let i = index(k);
+                    self.inputs[k] = Input {
+                        t: self.t[i] + off[i],
+                        es: self.es[i] * off_es[i],
+                        em: off_em.map_or(0.0, |e| self.em[i] * e[i]),
+                        w: w_row[i],
+                    };
+                }
+            }
+            Layout::Dense { n_pre, n_post, times } => {
+                let ratio_two = p.needs_membrane_exponential();
+                for k in 0..n {
+                    let i = index(k);
+                    let t = times[(b * n_pre + i) * n_post + j];
+                    let em = if ratio_two { (t / p.tau_mem).exp() } else { 0.0 };
+                    self.inputs[k] = Input { t, es: (t / p.tau_syn).exp(), em, w: w_row[i] };
+                }
+            }
         }
     }
 }
@@ -186,44 +210,44 @@ pub fn layer_forward(p: &NeuronParams, weights: &Matrix, arrival: &Arrival, thre
     let (batch, n, m) = (arrival.batch(), arrival.n_pre(), weights.cols);
     debug_assert_eq!(weights.rows, n);
     let w_t = weights.transposed();
-    let factors = OffsetFactors::new(p, arrival);
+    let layout = Layout::new(p, arrival);
     let nominal_c = p.crossing_constant(p.threshold);
     let mut out = Matrix::filled(batch, m, f64::INFINITY);
-    out.data.par_chunks_mut(CHUNK * m.max(1)).enumerate().for_each(|(chunk, rows)| {
-        let mut s = Scratch::new(n);
-        for (local, row) in rows.chunks_mut(m.max(1)).enumerate() {
-            let b = chunk * CHUNK + local;
-            prepare_sample(p, arrival, b, &mut s);
-            if let Arrival::Shared(times) = arrival {
-                // One sort per sample serves every neuron.
-                let t_row = times.row(b);
-                sort_by_time(&mut s.order, |i| t_row[i], n);
-                let Scratch { order, row_es, row_em, sorted, .. } = &mut s;
-                for (k, &i) in order.iter().enumerate() {
-                    sorted.t[k] = t_row[i as usize];
-                    sorted.es[k] = row_es[i as usize];
-                    sorted.em[k] = row_em[i as usize];
+    out.data.par_chunks_mut(CHUNK * m.max(1)).enumerate().for_each_init(
+        || Scratch::new(n),
+        |s, (chunk, rows)| {
+            for (local, row) in rows.chunks_mut(m.max(1)).enumerate() {
+                let b = chunk * CHUNK + local;
+                s.load_sample(p, &layout, b);
+                let shared = matches!(layout, Layout::Shared { .. });
+                if !matches!(layout, Layout::Dense { .. }) {
+                    s.sort_sample(shared);
                 }
                 for (j, out_j) in row.iter_mut().enumerate() {
                     let w_row = w_t.row(j);
-                    for (k, &i) in order.iter().enumerate() {
-                        sorted.w[k] = w_row[i as usize];
-                    }
                     let c = thresholds.map_or(nominal_c, |th| p.crossing_constant(th.get(b, j)));
-                    *out_j = first_spike_time(p, c, &sorted.t, &sorted.es, &sorted.em, &sorted.w);
-                }
-            } else {
-                for (j, out_j) in row.iter_mut().enumerate() {
-                    gather(p, arrival, factors.as_ref(), &w_t, b, j, &mut s);
-                    let Scratch { order, t, es, em, w, sorted, .. } = &mut s;
-                    sort_by_time(order, |i| t[i], n);
-                    sorted.fill_from(order, t, es, em, w);
-                    let c = thresholds.map_or(nominal_c, |th| p.crossing_constant(th.get(b, j)));
-                    *out_j = first_spike_time(p, c, &sorted.t, &sorted.es, &sorted.em, &sorted.w);
+                    *out_j = if shared {
+                        // The sample's sorted times serve every neuron; only the weights differ.
+                        let (t, es, em, order) = (&s.sorted_t, &s.sorted_es, &s.sorted_em, &s.order);
+                        first_spike_time(p, c, n, |k| Input {
+                            t: t[k],
+                            es: es[k],
+                            em: em[k],
+                            w: w_row[order[k] as usize],
+                        })
+                    } else if let Layout::Dense { .. } = layout {
+                        s.fill_inputs(p, &layout, b, j, w_row, false);
+                        s.inputs.sort_unstable_by(|x, y| x.t.total_cmp(&y.t));
+                        first_spike_time(p, c, n, |k| s.inputs[k])
+                    } else {
+                        s.fill_inputs(p, &layout, b, j, w_row, true);
+                        sort_by_time(&mut s.inputs);
+                        first_spike_time(p, c, n, |k| s.inputs[k])
+                    };
                 }
             }
-        }
-    });
+        },
+    );
     out
 }
 
@@ -243,7 +267,7 @@ pub fn layer_backward(
 ) -> Result<LayerGrads, ModelError> {
     let (batch, n, m) = (arrival.batch(), arrival.n_pre(), weights.cols);
     let w_t = weights.transposed();
-    let factors = OffsetFactors::new(p, arrival);
+    let layout = Layout::new(p, arrival);
     let c = p.crossing_constant(p.threshold);
     let want_offset = !matches!(arrival, Arrival::Shared(_));
     let mut grad_base = Matrix::zeros(batch, n);
@@ -251,50 +275,64 @@ pub fn layer_backward(
         .data
         .par_chunks_mut(CHUNK * n.max(1))
         .enumerate()
-        .map(|(chunk, base_rows)| {
-            let mut s = Scratch::new(n);
-            let mut g_w = Matrix::zeros(n, m);
-            let mut g_off = want_offset.then(|| Matrix::zeros(n, m));
-            for (local, base_row) in base_rows.chunks_mut(n.max(1)).enumerate() {
-                let b = chunk * CHUNK + local;
-                prepare_sample(p, arrival, b, &mut s);
-                for j in 0..m {
-                    let d = delta.get(b, j);
-                    let d = if d.is_nan() { 0.0 } else { d };
-                    let t_out = out.get(b, j);
-                    if d == 0.0 || !t_out.is_finite() {
-                        continue;
-                    }
-                    gather(p, arrival, factors.as_ref(), &w_t, b, j, &mut s);
-                    let Scratch { t, es, em, w, dw, dt, .. } = &mut s;
-                    if !spike_time_gradient(p, c, t_out, t, es, em, w, dw, dt) {
-                        continue;
-                    }
-                    let mut largest = 0.0f64;
-                    let mut finite = true;
-                    for i in 0..n {
-                        dw[i] *= d;
-                        dt[i] *= d;
-                        largest = largest.max(dw[i].abs());
-                        finite &= dw[i].is_finite() && dt[i].is_finite();
-                    }
-                    if !finite {
-                        return Err(ModelError::NonFiniteGradient { sample: b, neuron: j, spike_time: t_out });
-                    }
-                    let drop_weights = max_dw_norm.is_some_and(|limit| largest > limit);
-                    for i in 0..n {
-                        if !drop_weights {
-                            *g_w.get_mut(i, j) += dw[i];
+        .map_init(
+            || Scratch::new(n),
+            |s, (chunk, base_rows)| {
+                let mut g_w = Matrix::zeros(n, m);
+                let mut g_off = want_offset.then(|| Matrix::zeros(n, m));
+                for (local, base_row) in base_rows.chunks_mut(n.max(1)).enumerate() {
+                    let b = chunk * CHUNK + local;
+                    s.load_sample(p, &layout, b);
+                    for j in 0..m {
+                        let d = delta.get(b, j);
+                        let d = if d.is_nan() { 0.0 } else { d };
+                        let t_out = out.get(b, j);
+                        if d == 0.0 || !t_out.is_finite() {
+                            continue;
                         }
-                        base_row[i] += dt[i];
-                        if let Some(g) = g_off.as_mut() {
-                            *g.get_mut(i, j) += dt[i];
+                        s.fill_inputs(p, &layout, b, j, w_t.row(j), false);
+                        // Only causal inputs (arrived by t_out) have a gradient: keep those, with their indices.
+                        let Scratch { inputs, order, dw, dt, .. } = &mut *s;
+                        order.clear();
+                        let mut count = 0;
+                        for i in 0..n {
+                            let lag = t_out - inputs[i].t;
+                            if lag >= 0.0 && lag.is_finite() {
+                                inputs[count] = inputs[i];
+                                order.push(i as u32);
+                                count += 1;
+                            }
+                        }
+                        let (dw, dt) = (&mut dw[..count], &mut dt[..count]);
+                        if spike_time_gradient(p, c, t_out, |k| inputs[k], dw, dt) {
+                            let mut largest = 0.0f64;
+                            let mut finite = true;
+                            for k in 0..count {
+                                dw[k] *= d;
+                                dt[k] *= d;
+                                largest = largest.max(dw[k].abs());
+                                finite &= dw[k].is_finite() && dt[k].is_finite();
+                            }
+                            if !finite {
+                                return Err(ModelError::NonFiniteGradient { sample: b, neuron: j, spike_time: t_out });
+                            }
+                            let drop_weights = max_dw_norm.is_some_and(|limit| largest > limit);
+                            for (k, &i) in order.iter().enumerate() {
+                                let i = i as usize;
+                                if !drop_weights {
+                                    *g_w.get_mut(i, j) += dw[k];
+                                }
+                                base_row[i] += dt[k];
+                                if let Some(g) = g_off.as_mut() {
+                                    *g.get_mut(i, j) += dt[k];
+                                }
+                            }
                         }
                     }
                 }
-            }
-            Ok((g_w, g_off))
-        })
+                Ok((g_w, g_off))
+            },
+        )
         .collect();
     let mut weights_grad = Matrix::zeros(n, m);
     let mut offset_grad = want_offset.then(|| Matrix::zeros(n, m));

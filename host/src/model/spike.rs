@@ -10,35 +10,69 @@ use super::neuron::{NeuronParams, TauRatio};
 /// Added to the running sums, as the reference does, so that leading zero weights give no 0/0 (§21 item 25).
 pub const SUM_EPSILON: f64 = 1e-6;
 
+/// One input of one neuron: its arrival time `t`, `es = exp(t/tau_syn)`, `em = exp(t/tau_mem)` (ratio 2 only,
+/// otherwise unused) and its weight `w`. The caller computes the exponentials once and shares them where it can.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Input {
+    /// Arrival time (+inf = no spike).
+    pub t: f64,
+    /// `exp(t / tau_syn)`.
+    pub es: f64,
+    /// `exp(t / tau_mem)`.
+    pub em: f64,
+    /// Weight.
+    pub w: f64,
+}
+
+/// Sorts inputs by time (+inf last) with an insertion sort: fast for the few inputs of a neuron and for
+/// nearly sorted data (per-synapse delays added to times already in order).
+pub fn sort_by_time(inputs: &mut [Input]) {
+    for i in 1..inputs.len() {
+        let item = inputs[i];
+        let mut j = i;
+        while j > 0 && inputs[j - 1].t.total_cmp(&item.t).is_gt() {
+            inputs[j] = inputs[j - 1];
+            j -= 1;
+        }
+        inputs[j] = item;
+    }
+}
+
 /// First-spike time from inputs sorted by time (+inf last), or +inf if the neuron never crosses `c`.
 ///
 /// One sweep over the prefixes with running sums: candidate k is accepted if it lies in its own window
 /// `[t_(k), t_(k+1)]`. Windows are ordered in time, so the first accepted candidate is the minimum the
 /// reference finds over all prefixes. A prefix ending in a missing input is always rejected, so the sweep
 /// stops there.
-pub fn first_spike_time(p: &NeuronParams, c: f64, t: &[f64], es: &[f64], em: &[f64], w: &[f64]) -> f64 {
-    let n = t.len();
+///
+/// `sorted(k)` returns the k-th input in time order, for k < n; it is called only for the inputs the sweep
+/// reaches, so callers can produce inputs lazily.
+#[inline]
+pub fn first_spike_time(p: &NeuronParams, c: f64, n: usize, sorted: impl Fn(usize) -> Input) -> f64 {
     let mut sum_a = 0.0;
     let mut sum_b = 0.0;
+    let mut next_input = if n > 0 { sorted(0) } else { return f64::INFINITY };
     for k in 0..n {
-        let tk = t[k];
-        if !tk.is_finite() {
+        let input = next_input;
+        if !input.t.is_finite() {
             break;
         }
-        sum_a += w[k] * es[k];
+        next_input =
+            if k + 1 < n { sorted(k + 1) } else { Input { t: f64::INFINITY, es: 0.0, em: f64::INFINITY, w: 0.0 } };
+        let next = next_input.t;
+        sum_a += input.w * input.es;
         let candidate = match p.ratio {
             TauRatio::One => {
-                sum_b += w[k] * tk * es[k];
+                sum_b += input.w * input.t * input.es;
                 candidate_ratio_one(p.tau_syn, c, sum_a + SUM_EPSILON, sum_b / p.tau_syn + SUM_EPSILON)
             }
             TauRatio::Two => {
-                sum_b += w[k] * em[k];
-                candidate_ratio_two(p.tau_syn, c, sum_a + SUM_EPSILON, sum_b + SUM_EPSILON)
+                sum_b += input.w * input.em;
+                candidate_ratio_two(p.tau_syn, c, sum_a + SUM_EPSILON, sum_b + SUM_EPSILON, next_input.em)
             }
         };
-        let next = if k + 1 < n { t[k + 1] } else { f64::INFINITY };
         // Non-finite candidates (no real crossing) are rejected; equality passes both window checks.
-        if candidate.is_finite() && candidate >= tk && candidate <= next {
+        if candidate.is_finite() && candidate >= input.t && candidate <= next {
             return candidate;
         }
     }
@@ -62,14 +96,18 @@ fn candidate_ratio_one(tau_syn: f64, c: f64, a: f64, b: f64) -> f64 {
 }
 
 /// tau_mem = 2 tau_syn: `T = 2 tau_syn ln(2A / (A2 + sqrt(A2^2 - 4 A c)))`; +inf without a real root.
+///
+/// `next_em = exp(t_next / tau_mem)` of the next input lets most candidates beyond their window be rejected
+/// without the logarithm: `T > t_next` iff `q > exp(t_next / (2 tau_syn))`, which equals `next_em` up to the
+/// rounding of tau_mem = 2 tau_syn; the margin leaves every borderline case to the exact check.
 #[inline]
-fn candidate_ratio_two(tau_syn: f64, c: f64, a: f64, a2: f64) -> f64 {
+fn candidate_ratio_two(tau_syn: f64, c: f64, a: f64, a2: f64, next_em: f64) -> f64 {
     let s = (a2 * a2 - 4.0 * a * c).sqrt();
     if s.is_nan() {
         return f64::INFINITY;
     }
     let q = 2.0 * a / (a2 + s);
-    if !(q > 0.0) {
+    if !(q > 0.0) || q > next_em * (1.0 + 1e-6) {
         return f64::INFINITY;
     }
     2.0 * tau_syn * q.ln()
@@ -82,15 +120,14 @@ fn candidate_ratio_two(tau_syn: f64, c: f64, a: f64, a2: f64) -> f64 {
 /// Fills `dw[i] = dT/dw_i` and `dt[i] = dT/dt_i` (0 for non-causal inputs) and returns true; returns false
 /// with everything zero where the ideal model has no crossing for these inputs (e.g. `t_out` measured on a
 /// chip or perturbed by noise).
-#[allow(clippy::too_many_arguments)]
+///
+/// `inputs(i)` returns input i for i < `dw.len()` (= `dt.len()`).
+#[inline]
 pub fn spike_time_gradient(
     p: &NeuronParams,
     c: f64,
     t_out: f64,
-    t: &[f64],
-    es: &[f64],
-    em: &[f64],
-    w: &[f64],
+    inputs: impl Fn(usize) -> Input,
     dw: &mut [f64],
     dt: &mut [f64],
 ) -> bool {
@@ -99,20 +136,19 @@ pub fn spike_time_gradient(
     if !t_out.is_finite() {
         return false;
     }
-    let causal = |i: usize| {
-        let lag = t_out - t[i];
+    let n = dw.len();
+    let causal = |x: &Input| {
+        let lag = t_out - x.t;
         lag >= 0.0 && lag.is_finite()
     };
     let mut sum_a = 0.0;
     let mut sum_b = 0.0;
-    for i in 0..t.len() {
-        if causal(i) {
-            sum_a += w[i] * es[i];
-            sum_b += match p.ratio {
-                TauRatio::One => w[i] * t[i] * es[i],
-                TauRatio::Two => w[i] * em[i],
-            };
-        }
+    for x in (0..n).map(&inputs).filter(|x| causal(x)) {
+        sum_a += x.w * x.es;
+        sum_b += match p.ratio {
+            TauRatio::One => x.w * x.t * x.es,
+            TauRatio::Two => x.w * x.em,
+        };
     }
     let a = sum_a + SUM_EPSILON;
     match p.ratio {
@@ -123,11 +159,12 @@ pub fn spike_time_gradient(
                 return false;
             }
             let denom = a * (1.0 + w0);
-            for i in 0..t.len() {
-                if causal(i) {
-                    let lag = t_out - t[i];
-                    dw[i] = -es[i] * lag / denom;
-                    dt[i] = -w[i] * es[i] * (lag - p.tau_syn) / (p.tau_syn * denom);
+            for i in 0..n {
+                let x = inputs(i);
+                if causal(&x) {
+                    let lag = t_out - x.t;
+                    dw[i] = -x.es * lag / denom;
+                    dt[i] = -x.w * x.es * (lag - p.tau_syn) / (p.tau_syn * denom);
                 }
             }
         }
@@ -138,11 +175,12 @@ pub fn spike_time_gradient(
                 return false;
             }
             let factor = 1.0 + c * (t_out / p.tau_mem).exp() / s;
-            for i in 0..t.len() {
-                if causal(i) {
-                    dw[i] = p.tau_mem * (factor * es[i] / a - em[i] / s);
+            for i in 0..n {
+                let x = inputs(i);
+                if causal(&x) {
+                    dw[i] = p.tau_mem * (factor * x.es / a - x.em / s);
                     // The reference hard-codes tau_mem / tau_syn = 2 here.
-                    dt[i] = w[i] * (2.0 * factor * es[i] / a - em[i] / s);
+                    dt[i] = x.w * (2.0 * factor * x.es / a - x.em / s);
                 }
             }
         }
@@ -177,13 +215,14 @@ mod tests {
     }
 
     fn spike(p: &NeuronParams, t: &[f64], w: &[f64]) -> f64 {
-        let mut idx: Vec<usize> = (0..t.len()).collect();
-        idx.sort_by(|&a, &b| t[a].total_cmp(&t[b]));
-        let ts: Vec<f64> = idx.iter().map(|&i| t[i]).collect();
-        let ws: Vec<f64> = idx.iter().map(|&i| w[i]).collect();
-        let es: Vec<f64> = ts.iter().map(|x| (x / p.tau_syn).exp()).collect();
-        let em: Vec<f64> = ts.iter().map(|x| (x / p.tau_mem).exp()).collect();
-        first_spike_time(p, p.crossing_constant(p.threshold), &ts, &es, &em, &ws)
+        let mut inputs: Vec<Input> = t
+            .iter()
+            .zip(w)
+            .map(|(&t, &w)| Input { t, es: (t / p.tau_syn).exp(), em: (t / p.tau_mem).exp(), w })
+            .collect();
+        sort_by_time(&mut inputs);
+        assert!(inputs.windows(2).all(|p| p[0].t <= p[1].t));
+        first_spike_time(p, p.crossing_constant(p.threshold), inputs.len(), |k| inputs[k])
     }
 
     #[test]

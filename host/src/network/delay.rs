@@ -141,7 +141,14 @@ impl DelayLayer {
 mod tests {
     use super::*;
 
-    fn layer(kind: DelayKind, presyn: usize, postsyn: usize, positivity: Positivity, n_pre: usize, n_post: usize) -> DelayLayer {
+    fn layer(
+        kind: DelayKind,
+        presyn: usize,
+        postsyn: usize,
+        positivity: Positivity,
+        n_pre: usize,
+        n_post: usize,
+    ) -> DelayLayer {
         let config = DelayConfig {
             kind,
             delay_mean: 0.0,

@@ -55,9 +55,13 @@ impl Network {
                 _ => {}
             }
         }
-        let known: Vec<String> = (0..self.layers.len()).flat_map(|i| [weights_name(i), delays_name(i), offsets_name(i)]).collect();
+        let known: Vec<String> =
+            (0..self.layers.len()).flat_map(|i| [weights_name(i), delays_name(i), offsets_name(i)]).collect();
         if let Some(extra) = file.tensors.keys().find(|k| k.starts_with("layers.") && !known.contains(k)) {
-            return Err(TensorError::Invalid { name: extra.clone(), message: "does not belong to any layer of this network".into() });
+            return Err(TensorError::Invalid {
+                name: extra.clone(),
+                message: "does not belong to any layer of this network".into(),
+            });
         }
         Ok(())
     }

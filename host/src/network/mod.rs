@@ -110,11 +110,13 @@ impl Network {
                 LayerKind::Multiplex { factor } => Layer::Multiplex { factor: *factor },
                 LayerKind::Neuron(config) => {
                     let n_in = spec.feat_in[0];
-                    let data =
-                        (0..n_in * config.size).map(|_| rng::normal(&mut rng, config.weights_mean, config.weights_std)).collect();
+                    let data = (0..n_in * config.size)
+                        .map(|_| rng::normal(&mut rng, config.weights_mean, config.weights_std))
+                        .collect();
                     let noise = config.neuron.noise;
-                    let threshold_offsets =
-                        (0..config.size).map(|_| noise.fp_mean + noise.fp_std * rng::normal(&mut rng, 0.0, 1.0)).collect();
+                    let threshold_offsets = (0..config.size)
+                        .map(|_| noise.fp_mean + noise.fp_std * rng::normal(&mut rng, 0.0, 1.0))
+                        .collect();
                     Layer::Neuron(NeuronLayer {
                         config: config.clone(),
                         weights: Matrix { rows: n_in, cols: config.size, data },
@@ -124,8 +126,10 @@ impl Network {
                 LayerKind::Delay(config) => {
                     let (n_pre, n_post) = (spec.feat_out[0], spec.feat_out[1]);
                     let (rows, cols) = DelayLayer::raw_shape(config, n_pre, n_post);
-                    let data = (0..rows * cols).map(|_| rng::normal(&mut rng, config.delay_mean, config.delay_std)).collect();
-                    let mut layer = DelayLayer { config: config.clone(), raw: Matrix { rows, cols, data }, n_pre, n_post };
+                    let data =
+                        (0..rows * cols).map(|_| rng::normal(&mut rng, config.delay_mean, config.delay_std)).collect();
+                    let mut layer =
+                        DelayLayer { config: config.clone(), raw: Matrix { rows, cols, data }, n_pre, n_post };
                     layer.rectify();
                     Layer::Delay(layer)
                 }

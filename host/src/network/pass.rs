@@ -129,7 +129,8 @@ impl DelayLayer {
             // Axonal delays keep every neuron's inputs equal: fold them into the per-sample times.
             (Arrival::Shared(x), DelayKind::Axonal) => {
                 let d = self.effective();
-                let data = x.data.chunks(x.cols.max(1)).flat_map(|row| row.iter().zip(&d.data).map(|(t, d)| t + d)).collect();
+                let data =
+                    x.data.chunks(x.cols.max(1)).flat_map(|row| row.iter().zip(&d.data).map(|(t, d)| t + d)).collect();
                 Arrival::Shared(Matrix { rows: x.rows, cols: x.cols, data })
             }
             (Arrival::Shared(base), _) => Arrival::Offset { base, offset: self.full() },
@@ -194,8 +195,9 @@ impl NeuronLayer {
         let thresholds = if noise.s2s_std != 0.0 || noise.b2b_std != 0.0 {
             let s2s: Vec<f64> = (0..batch * size).map(|_| rng::normal(opts.noise, 0.0, noise.s2s_std)).collect();
             let b2b: Vec<f64> = (0..size).map(|_| rng::normal(opts.noise, 0.0, noise.b2b_std)).collect();
-            let data =
-                (0..batch * size).map(|k| params.threshold + self.threshold_offsets[k % size] + s2s[k] + b2b[k % size]).collect();
+            let data = (0..batch * size)
+                .map(|k| params.threshold + self.threshold_offsets[k % size] + s2s[k] + b2b[k % size])
+                .collect();
             Some(Matrix { rows: batch, cols: size, data })
         } else if self.threshold_offsets.iter().any(|&x| x != 0.0) {
             let data = (0..batch * size).map(|k| params.threshold + self.threshold_offsets[k % size]).collect();
@@ -220,7 +222,8 @@ impl Network {
     /// Runs a batch `[batch, n_inputs]` of input times through the network.
     pub fn forward(&self, inputs: &Matrix, opts: &mut ForwardOptions) -> Forward {
         let mut signal = Signal::Flat(inputs.clone());
-        let mut record = Forward { inputs: Vec::with_capacity(self.layers.len()), neuron_outputs: vec![None; self.layers.len()] };
+        let mut record =
+            Forward { inputs: Vec::with_capacity(self.layers.len()), neuron_outputs: vec![None; self.layers.len()] };
         for (index, layer) in self.layers.iter().enumerate() {
             record.inputs.push(signal.clone());
             signal = match layer {
@@ -233,7 +236,9 @@ impl Network {
                 }
                 Layer::Biases { times } => match signal {
                     Signal::Flat(x) => Signal::Flat(append_columns(&x, times)),
-                    Signal::Broadcast(Arrival::Shared(x)) => Signal::Broadcast(Arrival::Shared(append_columns(&x, times))),
+                    Signal::Broadcast(Arrival::Shared(x)) => {
+                        Signal::Broadcast(Arrival::Shared(append_columns(&x, times)))
+                    }
                     Signal::Broadcast(Arrival::Offset { base, offset }) => Signal::Broadcast(Arrival::Offset {
                         base: append_columns(&base, times),
                         offset: append_zero_rows(&offset, times.len()),
@@ -251,7 +256,9 @@ impl Network {
                 },
                 Layer::Multiplex { factor } => match signal {
                     Signal::Flat(x) => Signal::Flat(repeat_columns(&x, *factor)),
-                    Signal::Broadcast(Arrival::Shared(x)) => Signal::Broadcast(Arrival::Shared(repeat_columns(&x, *factor))),
+                    Signal::Broadcast(Arrival::Shared(x)) => {
+                        Signal::Broadcast(Arrival::Shared(repeat_columns(&x, *factor)))
+                    }
                     Signal::Broadcast(Arrival::Offset { base, offset }) => Signal::Broadcast(Arrival::Offset {
                         base: repeat_columns(&base, *factor),
                         offset: repeat_rows(&offset, *factor),
@@ -297,12 +304,18 @@ impl Network {
                         Signal::Broadcast(_) => SignalGrad::Broadcast(g),
                     }
                 }
-                (Layer::Biases { times }, SignalGrad::Flat(g)) => SignalGrad::Flat(first_columns(&g, g.cols - times.len())),
+                (Layer::Biases { times }, SignalGrad::Flat(g)) => {
+                    SignalGrad::Flat(first_columns(&g, g.cols - times.len()))
+                }
                 (Layer::Biases { times }, SignalGrad::Broadcast(g)) => {
                     let keep = g.base.cols - times.len();
                     SignalGrad::Broadcast(ArrivalGrad {
                         base: first_columns(&g.base, keep),
-                        offset: g.offset.map(|o| Matrix { rows: keep, cols: o.cols, data: o.data[..keep * o.cols].to_vec() }),
+                        offset: g.offset.map(|o| Matrix {
+                            rows: keep,
+                            cols: o.cols,
+                            data: o.data[..keep * o.cols].to_vec(),
+                        }),
                     })
                 }
                 (Layer::Multiplex { factor }, SignalGrad::Flat(g)) => SignalGrad::Flat(sum_column_groups(&g, *factor)),

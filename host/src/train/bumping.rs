@@ -63,9 +63,8 @@ pub fn bump(
         state.value = if config.exponential && code == state.last { 2.0 * state.value } else { config.value };
         if let (Layer::Neuron(layer), Some(times)) = (&mut network.layers[i], &outputs[i]) {
             let size = layer.config.size;
-            let silent: Vec<bool> = (0..size)
-                .map(|j| !config.targeted || (0..times.rows).any(|b| !times.get(b, j).is_finite()))
-                .collect();
+            let silent: Vec<bool> =
+                (0..size).map(|j| !config.targeted || (0..times.rows).any(|b| !times.get(b, j).is_finite())).collect();
             let w = &mut layer.weights;
             for r in 0..w.rows {
                 for (j, &bump_it) in silent.iter().enumerate() {

@@ -84,7 +84,10 @@ pub fn save(state: &RunState, seed: u64) -> Result<Vec<u8>, TensorError> {
 /// Restores a resume point for `config` (whose layout must match the saved network).
 pub fn load(bytes: &[u8], config: &Config) -> Result<RunState, TensorError> {
     let file = TensorFile::from_bytes(bytes)?;
-    let json = file.metadata.get("resume").ok_or_else(|| TensorError::Format("no resume metadata: not a resume point".into()))?;
+    let json = file
+        .metadata
+        .get("resume")
+        .ok_or_else(|| TensorError::Format("no resume metadata: not a resume point".into()))?;
     let meta: Meta = serde_json::from_str(json).map_err(|e| TensorError::Format(format!("resume metadata: {e}")))?;
     if meta.format != FORMAT {
         return Err(TensorError::Format(format!("resume point format {:?}, expected {FORMAT:?}", meta.format)));
@@ -106,7 +109,49 @@ pub fn load(bytes: &[u8], config: &Config) -> Result<RunState, TensorError> {
             Err(TensorError::Missing(_)) => Ok(Vec::new()),
             Err(e) => Err(e),
         };
-        *group = GroupState { lr, steps, first: moment(format!("optimizer.{i}.first"))?, second: moment(format!("optimizer.{i}.second"))? };
+        *group = GroupState {
+            lr,
+            steps,
+            first: moment(format!("optimizer.{i}.first"))?,
+            second: moment(format!("optimizer.{i}.second"))?,
+        };
     }
-    Ok(RunState { network, optimizer, bump: meta.bump, epoch: meta.epoch, history: meta.history.iter().map(from_row).collect() })
+    Ok(RunState {
+        network,
+        optimizer,
+        bump: meta.bump,
+        epoch: meta.epoch,
+        history: meta.history.iter().map(from_row).collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::session::{Session, Splits};
+
+    #[test]
+    fn a_resume_point_restores_the_state_bit_for_bit() {
+        let text = include_str!("../../../configs/yin_yang_H5_WS.yaml").replace("epoch_number: 300", "epoch_number: 2");
+        let config = Config::parse_str(&text).unwrap();
+        let mut session = Session::new(config.clone(), Splits::build(&config).unwrap());
+        session.train_epoch(|| {}).unwrap();
+        let bytes = save(&session.state, 2000).unwrap();
+        let restored = load(&bytes, &config).unwrap();
+        assert_eq!(restored.network, session.state.network);
+        assert_eq!(restored.optimizer, session.state.optimizer);
+        assert_eq!(restored.bump, session.state.bump);
+        assert_eq!(restored.epoch, 1);
+        // Bit-for-bit (NaN included), not just approximately.
+        let bits = |h: &[EpochMetrics]| -> Vec<u64> {
+            h.iter()
+                .flat_map(|m| [m.train_loss, m.val_loss, m.val_accuracy, m.learning_rate, m.seconds])
+                .map(f64::to_bits)
+                .collect()
+        };
+        assert_eq!(bits(&restored.history), bits(&session.state.history));
+        // A network file is not a resume point.
+        let network_only = session.state.network.to_tensors().to_bytes().unwrap();
+        assert!(load(&network_only, &config).is_err());
+    }
 }

@@ -52,7 +52,11 @@ pub fn evaluate(network: &Network, config: &Config, loss: &Loss, data: &Dataset,
     let indices: Vec<usize> = (0..n).collect();
     for chunk in indices.chunks(batch_size.max(1)) {
         let inputs = batch_inputs(data, chunk);
-        let mut opts = ForwardOptions { rounding: config.training.rounding_precision, integrator: config.training.integrator, noise };
+        let mut opts = ForwardOptions {
+            rounding: config.training.rounding_precision,
+            integrator: config.training.integrator,
+            noise,
+        };
         let record = network.forward(&inputs, &mut opts);
         let out = record.output();
         let labels: Vec<usize> = chunk.iter().map(|&i| data.labels[i]).collect();

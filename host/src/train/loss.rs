@@ -100,10 +100,18 @@ impl Loss {
                 sum.ln() - first / s + t[y] / s
             }
             LossKind::Mse { t_correct, t_wrong } => {
-                0.5 * t.iter().enumerate().map(|(k, &tk)| (tk - mse_target(k, y, t_correct, t_wrong, tau)).powi(2)).sum::<f64>()
+                0.5 * t
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &tk)| (tk - mse_target(k, y, t_correct, t_wrong, tau)).powi(2))
+                    .sum::<f64>()
             }
             LossKind::ShiftInvariantMse { delta_t } => {
-                0.5 * t.iter().enumerate().map(|(k, &tk)| ((tk - t[y]) - shift_target(k, y, delta_t, tau)).powi(2)).sum::<f64>()
+                0.5 * t
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &tk)| ((tk - t[y]) - shift_target(k, y, delta_t, tau)).powi(2))
+                    .sum::<f64>()
             }
         }
     }
@@ -237,7 +245,10 @@ mod tests {
     fn masking_replaces_the_loss_and_removes_the_gradient() {
         let t = label_times();
         // Shift-invariant MSE: sample 0 has a missing output, so it is masked entirely.
-        let l = loss(LossKind::ShiftInvariantMse { delta_t: 0.2 }, vec![Regulariser::L2Delay { alpha: 1.0, use_effective_delays: true }]);
+        let l = loss(
+            LossKind::ShiftInvariantMse { delta_t: 0.2 },
+            vec![Regulariser::L2Delay { alpha: 1.0, use_effective_delays: true }],
+        );
         let got = l.evaluate(&t, &[0, 2, 1], 0.5);
         assert_eq!(got.per_sample[0], MASKED_LOSS);
         assert_eq!(got.unmasked, 2);

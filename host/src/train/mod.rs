@@ -1,10 +1,10 @@
 //! Training: losses, optimisers and schedules, weight bumping, the epoch loop, checkpoints.
 
 pub mod bumping;
+pub mod checkpoint;
 pub mod evaluate;
 pub mod loss;
 pub mod optim;
-pub mod session;
-pub mod checkpoint;
 pub mod run_dir;
 pub mod runner;
+pub mod session;

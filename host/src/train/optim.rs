@@ -38,7 +38,12 @@ impl Optimizer {
         let groups = network
             .layers
             .iter()
-            .map(|l| GroupState { lr: l.learning_rate().unwrap_or(learning_rate), steps: 0, first: vec![], second: vec![] })
+            .map(|l| GroupState {
+                lr: l.learning_rate().unwrap_or(learning_rate),
+                steps: 0,
+                first: vec![],
+                second: vec![],
+            })
             .collect();
         Optimizer { kind, global_lr: learning_rate, groups }
     }
@@ -147,19 +152,18 @@ mod tests {
         // Per-layer rates: both NeuronLayers have 0.02.
         assert_eq!(opt.groups[1].lr, 0.02);
         let before = net.clone();
-        let grads = Gradients {
-            layers: net.layers.iter().map(|l| l.trainable_parameters().map(|p| p.map(|_| 0.5))).collect(),
-        };
+        let grads =
+            Gradients { layers: net.layers.iter().map(|l| l.trainable_parameters().map(|p| p.map(|_| 0.5))).collect() };
         opt.step(&mut net, &grads);
         // First Adam step moves every parameter by lr * sign(g) (up to eps).
-        let (w0, w1) = (before.layers[1].trainable_parameters().unwrap(), net.layers[1].trainable_parameters().unwrap());
+        let (w0, w1) =
+            (before.layers[1].trainable_parameters().unwrap(), net.layers[1].trainable_parameters().unwrap());
         for (a, b) in w0.data.iter().zip(&w1.data) {
             assert!((a - b - 0.02).abs() < 1e-9);
         }
         // An all-zero gradient still moves parameters through the moments.
-        let zeros = Gradients {
-            layers: net.layers.iter().map(|l| l.trainable_parameters().map(|p| p.map(|_| 0.0))).collect(),
-        };
+        let zeros =
+            Gradients { layers: net.layers.iter().map(|l| l.trainable_parameters().map(|p| p.map(|_| 0.0))).collect() };
         let before = net.clone();
         opt.step(&mut net, &zeros);
         assert_ne!(before, net);

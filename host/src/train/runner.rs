@@ -93,10 +93,10 @@ pub fn resume(dir: &RunDir, from: Option<usize>, until: Option<usize>) -> Result
         Some(e) => dir.snapshot_state(e),
         None => dir.resume(),
     };
-    let bytes = std::fs::read(&path).map_err(|e| {
-        RunError::NothingToResume(format!("{}: cannot read the resume point: {e}", path.display()))
-    })?;
-    let mut state = checkpoint::load(&bytes, &config).map_err(|source| RunError::Tensors { path: path.clone(), source })?;
+    let bytes = std::fs::read(&path)
+        .map_err(|e| RunError::NothingToResume(format!("{}: cannot read the resume point: {e}", path.display())))?;
+    let mut state =
+        checkpoint::load(&bytes, &config).map_err(|source| RunError::Tensors { path: path.clone(), source })?;
     state.history.truncate(state.epoch + 1);
     let data = Splits::build(&config)?;
     info!(dir = %dir.root.display(), from = state.epoch, until = config.training.epoch_number, "continuing training");
@@ -159,7 +159,11 @@ fn drive(mut session: Session, dir: &RunDir) -> Result<Summary, RunError> {
     let test = session.test();
     let epoch = session.state.epoch;
     let labels: Vec<i64> = session.data.test.labels.iter().map(|&l| l as i64).collect();
-    write_npy_f64(&dir.epoch(epoch).join("test_output_times.npy"), &[test.outputs.rows, test.outputs.cols], &test.outputs.data)?;
+    write_npy_f64(
+        &dir.epoch(epoch).join("test_output_times.npy"),
+        &[test.outputs.rows, test.outputs.cols],
+        &test.outputs.data,
+    )?;
     write_npy_i64(&dir.epoch(epoch).join("test_labels.npy"), &[labels.len()], &labels)?;
     let history = &session.state.history;
     let summary = Summary {
@@ -173,7 +177,12 @@ fn drive(mut session: Session, dir: &RunDir) -> Result<Summary, RunError> {
     };
     let json = serde_json::to_string_pretty(&summary).unwrap_or_default();
     dir.write(&dir.summary(), json.as_bytes())?;
-    info!(test_accuracy = summary.test_accuracy, test_loss = summary.test_loss, seconds = summary.seconds, "training finished");
+    info!(
+        test_accuracy = summary.test_accuracy,
+        test_loss = summary.test_loss,
+        seconds = summary.seconds,
+        "training finished"
+    );
     Ok(summary)
 }
 
@@ -184,7 +193,8 @@ fn save_snapshot(session: &Session, dir: &RunDir, epoch: usize) -> Result<(), Ru
     network.metadata.insert("seed".into(), seed.to_string());
     let bytes = network.to_bytes().map_err(|source| RunError::Tensors { path: dir.network(epoch), source })?;
     dir.write(&dir.network(epoch), &bytes)?;
-    let state = checkpoint::save(&session.state, seed).map_err(|source| RunError::Tensors { path: dir.snapshot_state(epoch), source })?;
+    let state = checkpoint::save(&session.state, seed)
+        .map_err(|source| RunError::Tensors { path: dir.snapshot_state(epoch), source })?;
     dir.write(&dir.snapshot_state(epoch), &state)?;
     Ok(())
 }

@@ -108,7 +108,13 @@ impl Session {
     pub fn new(config: Config, data: Splits) -> Session {
         let network = Network::new(&config.layout, config.training.seed);
         let optimizer = Optimizer::new(config.training.optimizer, &network, config.training.learning_rate);
-        let state = RunState { network, optimizer, bump: BumpState::fresh(&config.training.bumping), epoch: 0, history: vec![] };
+        let state = RunState {
+            network,
+            optimizer,
+            bump: BumpState::fresh(&config.training.bumping),
+            epoch: 0,
+            history: vec![],
+        };
         let mut session = Session::resume(config, data, state);
         let start = Instant::now();
         let val = session.validate();
@@ -165,11 +171,9 @@ impl Session {
                 add_input_noise(&mut inputs, noise.mean, noise.std_dev, &mut input_noise);
             }
             let labels: Vec<usize> = indices.iter().map(|&i| self.data.train.labels[i]).collect();
-            let outcome = self.train_batch(&inputs, &labels, &mut forward_noise).map_err(|source| TrainError::Model {
-                epoch: epoch + 1,
-                batch,
-                source,
-            })?;
+            let outcome = self
+                .train_batch(&inputs, &labels, &mut forward_noise)
+                .map_err(|source| TrainError::Model { epoch: epoch + 1, batch, source })?;
             correct += outcome.correct;
             match outcome.loss {
                 Some(l) => losses.push(l),
@@ -196,7 +200,12 @@ impl Session {
 
     /// One training batch: forward, then weight bumping or a gradient step, then clamping. `inputs` are the
     /// batch's input times (after any training noise).
-    pub fn train_batch(&mut self, inputs: &Matrix, labels: &[usize], noise: &mut Rng) -> Result<BatchOutcome, ModelError> {
+    pub fn train_batch(
+        &mut self,
+        inputs: &Matrix,
+        labels: &[usize],
+        noise: &mut Rng,
+    ) -> Result<BatchOutcome, ModelError> {
         let training = &self.config.training;
         let state = &mut self.state;
         let record = state.network.forward(
@@ -206,7 +215,8 @@ impl Session {
         let predictions = self.loss.predictions(record.output());
         let correct = predictions.iter().zip(labels).filter(|(p, l)| **p == **l as i64).count();
         let target = bumping::layer_to_bump(&state.network, &record.neuron_outputs);
-        let code = bumping::bump(&mut state.network, &record.neuron_outputs, target, &training.bumping, &mut state.bump);
+        let code =
+            bumping::bump(&mut state.network, &record.neuron_outputs, target, &training.bumping, &mut state.bump);
         let mut loss = None;
         if code == NO_BUMP {
             let penalty = delay_penalty(&state.network, &self.loss);
