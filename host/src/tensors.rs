@@ -42,7 +42,10 @@ impl TensorFile {
     pub fn get(&self, name: &str, shape: &[usize]) -> Result<&[f64], TensorError> {
         let (have, values) = self.tensors.get(name).ok_or_else(|| TensorError::Missing(name.to_string()))?;
         if have != shape {
-            return Err(TensorError::Invalid { name: name.into(), message: format!("shape {have:?}, expected {shape:?}") });
+            return Err(TensorError::Invalid {
+                name: name.into(),
+                message: format!("shape {have:?}, expected {shape:?}"),
+            });
         }
         Ok(values)
     }
@@ -59,10 +62,9 @@ impl TensorFile {
         let views = bytes
             .iter()
             .map(|(name, shape, data)| {
-                TensorView::new(Dtype::F64, shape.clone(), data).map(|v| (name.clone(), v)).map_err(|e| TensorError::Invalid {
-                    name: name.clone(),
-                    message: e.to_string(),
-                })
+                TensorView::new(Dtype::F64, shape.clone(), data)
+                    .map(|v| (name.clone(), v))
+                    .map_err(|e| TensorError::Invalid { name: name.clone(), message: e.to_string() })
             })
             .collect::<Result<Vec<_>, _>>()?;
         let metadata: HashMap<String, String> = self.metadata.clone().into_iter().collect();
@@ -78,7 +80,8 @@ impl TensorFile {
             if view.dtype() != Dtype::F64 {
                 return Err(TensorError::Invalid { name, message: format!("dtype {:?}, expected F64", view.dtype()) });
             }
-            let values = view.data().chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect();
+            let values =
+                view.data().chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect();
             file.tensors.insert(name, (view.shape().to_vec(), values));
         }
         if let Some(m) = meta.metadata() {

@@ -53,6 +53,7 @@ enum Layout<'a> {
         n_pre: usize,
         n_post: usize,
         times: &'a [f64],
+        p: NeuronParams,
     },
 }
 
@@ -70,7 +71,9 @@ impl<'a> Layout<'a> {
                 }
                 Layout::Offset { base, offset, offset_es, offset_em }
             }
-            Arrival::Dense { n_pre, n_post, times, .. } => Layout::Dense { n_pre: *n_pre, n_post: *n_post, times },
+            Arrival::Dense { n_pre, n_post, times, .. } => {
+                Layout::Dense { n_pre: *n_pre, n_post: *n_post, times, p: *p }
+            }
         }
     }
 }
@@ -145,7 +148,19 @@ impl Scratch {
         let t = &self.t;
         self.order.clear();
         self.order.extend(0..t.len() as u32);
-        self.order.sort_unstable_by(|&a, &b| t[a as usize].total_cmp(&t[b as usize]));
+        if t.len() > 32 {
+            self.order.sort_unstable_by(|&a, &b| t[a as usize].total_cmp(&t[b as usize]));
+        }
+        // Insertion sort for few inputs (and a no-op after the sort above).
+        for k in 1..self.order.len() {
+            let item = self.order[k];
+            let mut slot = k;
+            while slot > 0 && t[self.order[slot - 1] as usize].total_cmp(&t[item as usize]).is_gt() {
+                self.order[slot] = self.order[slot - 1];
+                slot -= 1;
+            }
+            self.order[slot] = item;
+        }
         if shared {
             for (k, &i) in self.order.iter().enumerate() {
                 let i = i as usize;
@@ -158,44 +173,47 @@ impl Scratch {
 
     /// Writes neuron j's inputs for the loaded sample b into `self.inputs`: in the order of the per-sample
     /// times if `sorted_by_sample` (nearly sorted by time once delays are added), else in input order.
-    fn fill_inputs(
-        &mut self,
-        p: &NeuronParams,
-        layout: &Layout,
-        b: usize,
-        j: usize,
-        w_row: &[f64],
-        sorted_by_sample: bool,
-    ) {
-        let n = self.inputs.len();
-        let index = |k: usize| if sorted_by_sample { self.order[k] as usize } else { k };
+    fn fill_inputs(&mut self, layout: &Layout, b: usize, j: usize, w_row: &[f64], sorted_by_sample: bool) {
+        if sorted_by_sample {
+            let order = std::mem::take(&mut self.order);
+            self.fill_from(layout, b, j, w_row, order.iter().map(|&i| i as usize));
+            self.order = order;
+        } else {
+            let n = self.inputs.len();
+            self.fill_from(layout, b, j, w_row, 0..n);
+        }
+    }
+
+    /// `self.inputs[k]` = input `indices[k]` of neuron j, for the loaded sample b.
+    #[inline(always)]
+    fn fill_from(&mut self, layout: &Layout, b: usize, j: usize, w_row: &[f64], indices: impl Iterator<Item = usize>) {
+        let (t, es, em, inputs) = (&self.t, &self.es, &self.em, &mut self.inputs);
+        let slots = inputs.iter_mut().zip(indices);
         match layout {
             Layout::Shared { .. } => {
-                for k in 0..n {
-                    let i = index(k);
-                    self.inputs[k] = Input { t: self.t[i], es: self.es[i], em: self.em[i], w: w_row[i] };
+                for (slot, i) in slots {
+                    *slot = Input { t: t[i], es: es[i], em: em[i], w: w_row[i] };
                 }
             }
             Layout::Offset { offset, offset_es, offset_em, .. } => {
                 let (off, off_es) = (offset.row(j), offset_es.row(j));
-                let off_em = if offset_em.data.is_empty() { None } else { Some(offset_em.row(j)) };
-                for k in 0..n {
-                    let i = index(k);
-                    self.inputs[k] = Input {
-                        t: self.t[i] + off[i],
-                        es: self.es[i] * off_es[i],
-                        em: off_em.map_or(0.0, |e| self.em[i] * e[i]),
-                        w: w_row[i],
-                    };
+                if offset_em.data.is_empty() {
+                    for (slot, i) in slots {
+                        *slot = Input { t: t[i] + off[i], es: es[i] * off_es[i], em: 0.0, w: w_row[i] };
+                    }
+                } else {
+                    let off_em = offset_em.row(j);
+                    for (slot, i) in slots {
+                        *slot = Input { t: t[i] + off[i], es: es[i] * off_es[i], em: em[i] * off_em[i], w: w_row[i] };
+                    }
                 }
             }
-            Layout::Dense { n_pre, n_post, times } => {
+            Layout::Dense { n_pre, n_post, times, p } => {
                 let ratio_two = p.needs_membrane_exponential();
-                for k in 0..n {
-                    let i = index(k);
+                for (slot, i) in slots {
                     let t = times[(b * n_pre + i) * n_post + j];
                     let em = if ratio_two { (t / p.tau_mem).exp() } else { 0.0 };
-                    self.inputs[k] = Input { t, es: (t / p.tau_syn).exp(), em, w: w_row[i] };
+                    *slot = Input { t, es: (t / p.tau_syn).exp(), em, w: w_row[i] };
                 }
             }
         }
@@ -236,11 +254,11 @@ pub fn layer_forward(p: &NeuronParams, weights: &Matrix, arrival: &Arrival, thre
                             w: w_row[order[k] as usize],
                         })
                     } else if let Layout::Dense { .. } = layout {
-                        s.fill_inputs(p, &layout, b, j, w_row, false);
+                        s.fill_inputs(&layout, b, j, w_row, false);
                         s.inputs.sort_unstable_by(|x, y| x.t.total_cmp(&y.t));
                         first_spike_time(p, c, n, |k| s.inputs[k])
                     } else {
-                        s.fill_inputs(p, &layout, b, j, w_row, true);
+                        s.fill_inputs(&layout, b, j, w_row, true);
                         sort_by_time(&mut s.inputs);
                         first_spike_time(p, c, n, |k| s.inputs[k])
                     };
@@ -290,7 +308,7 @@ pub fn layer_backward(
                         if d == 0.0 || !t_out.is_finite() {
                             continue;
                         }
-                        s.fill_inputs(p, &layout, b, j, w_t.row(j), false);
+                        s.fill_inputs(&layout, b, j, w_t.row(j), false);
                         // Only causal inputs (arrived by t_out) have a gradient: keep those, with their indices.
                         let Scratch { inputs, order, dw, dt, .. } = &mut *s;
                         order.clear();

@@ -28,6 +28,9 @@ pub struct Input {
 /// nearly sorted data (per-synapse delays added to times already in order).
 pub fn sort_by_time(inputs: &mut [Input]) {
     for i in 1..inputs.len() {
+        if inputs[i - 1].t.total_cmp(&inputs[i].t).is_le() {
+            continue;
+        }
         let item = inputs[i];
         let mut j = i;
         while j > 0 && inputs[j - 1].t.total_cmp(&item.t).is_gt() {
