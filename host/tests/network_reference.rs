@@ -1,7 +1,9 @@
 //! The network-level test vectors of spec §18 (small network with synaptic and axonal delays) and finite
 //! difference checks of the full backward pass.
 
-use bss2_host::config::{DelayConfig, DelayKind, LossConfig, LossKind, NeuronLayerConfig, NeuronSettings, Positivity, ThresholdNoise};
+use bss2_host::config::{
+    DelayConfig, DelayKind, LossConfig, LossKind, NeuronLayerConfig, NeuronSettings, Positivity, ThresholdNoise,
+};
 use bss2_host::model::{Matrix, NeuronParams, TauRatio};
 use bss2_host::network::{DelayLayer, ForwardOptions, Layer, Network, NeuronLayer};
 use bss2_host::rng::{self, Purpose};
@@ -91,12 +93,20 @@ fn small_delay_network_matches_the_reference() {
     let net = spec_network(vec![vec![2.0, 1.2, 1.9], vec![1.4, 2.2, 1.8]]);
     let record = forward(&net, &spec_inputs());
     let hidden = record.neuron_outputs[1].as_ref().unwrap();
-    assert_rows("hidden", hidden, &[vec![2.5237391050336084, 2.007085688569831], vec![1.7552710505395064, 2.0557997306909654]], 1e-12);
+    assert_rows(
+        "hidden",
+        hidden,
+        &[vec![2.5237391050336084, 2.007085688569831], vec![1.7552710505395064, 2.0557997306909654]],
+        1e-12,
+    );
     let out = record.output();
     assert_rows(
         "out",
         out,
-        &[vec![3.2876422291278375, 3.142271377970012, 3.1999399790660963], vec![2.7792920672879307, 2.82016585657047, 2.7488813435601385]],
+        &[
+            vec![3.2876422291278375, 3.142271377970012, 3.1999399790660963],
+            vec![2.7792920672879307, 2.82016585657047, 2.7488813435601385],
+        ],
         1e-12,
     );
     let labels = [0, 2];
@@ -159,7 +169,9 @@ fn network_gradients_match_finite_differences() {
     for ratio in [TauRatio::Two, TauRatio::One] {
         let scale = if ratio == TauRatio::One { 1.3 } else { 1.0 };
         let w = |rows: usize, cols: usize, seed: f64| -> Vec<Vec<f64>> {
-            (0..rows).map(|r| (0..cols).map(|c| scale * (0.9 + 0.7 * ((r * cols + c) as f64 * seed).sin())).collect()).collect()
+            (0..rows)
+                .map(|r| (0..cols).map(|c| scale * (0.9 + 0.7 * ((r * cols + c) as f64 * seed).sin())).collect())
+                .collect()
         };
         let raw = |rows: usize, cols: usize, seed: f64| -> Vec<Vec<f64>> {
             (0..rows).map(|r| (0..cols).map(|c| ((r * cols + c) as f64 * seed).cos()).collect()).collect()
@@ -182,7 +194,12 @@ fn network_gradients_match_finite_differences() {
         let eval = |net: &Network| loss.evaluate(forward(net, &inputs).output(), &labels, 0.0);
         let record = forward(&net, &inputs);
         let value = loss.evaluate(record.output(), &labels, 0.0);
-        assert_eq!(value.unmasked, 3, "every sample must spike for a meaningful check ({ratio:?}): {:?}", record.output());
+        assert_eq!(
+            value.unmasked,
+            3,
+            "every sample must spike for a meaningful check ({ratio:?}): {:?}",
+            record.output()
+        );
         let grads = net.backward(&record, &value.delta).unwrap();
         let mut checked = 0;
         for (index, layer) in net.layers.iter().enumerate() {
