@@ -112,3 +112,38 @@ fn inference_command_on_a_reference_folder() {
     assert!(stdout.contains("test accuracy 97.50% (975/1000)"), "{stdout}");
     assert!(dir.path().join("epoch_300/test_labels.npy").is_file());
 }
+
+/// `bss2 layer` on the reference's layer cases prints the reference's results.
+#[test]
+fn layer_command_reproduces_the_layer_cases() {
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/reference/layer-cases.json");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bss2")).args(["layer", fixture]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let got: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let want: Value = serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
+    let (got, want) = (got["cases"].as_array().unwrap(), want["cases"].as_array().unwrap());
+    assert_eq!(got.len(), want.len());
+    for (g, w) in got.iter().zip(want) {
+        assert_eq!(g["name"], w["name"]);
+        for key in ["outputs", "grad_weights", "grad_inputs", "grad_delays"] {
+            let (g, w) = (rows(&g[key]), rows(&w[key]));
+            assert_eq!((g.len(), g[0].len()), (w.len(), w[0].len()), "{key}");
+            for (a, b) in g.concat().iter().zip(w.concat()) {
+                assert!(a == &b || (a - b).abs() <= 1e-10 * b.abs().max(1e-3), "{key}: {a} vs {b}");
+            }
+        }
+    }
+    // Malformed input: exit status 1 and a message naming the place, no panic.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        r#"{"cases": [{"name": "x", "tau_syn": 1, "tau_mem": 1, "g_leak": 1, "leak": 0, "threshold": 1,
+        "inputs": [[0.1]], "weights": [["a"]]}]}"#,
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bss2")).arg("layer").arg(&bad).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.contains("cases[0].weights[0][0]") && !stderr.contains("panicked"), "{stderr}");
+}
