@@ -171,6 +171,24 @@ mod tests {
     }
 
     #[test]
+    fn sgd_with_momentum_follows_the_reference_update() {
+        let mut net = network();
+        let mut opt = Optimizer::new(OptimizerConfig::Sgd { momentum: 0.9 }, &net, 0.1);
+        let start = net.layers[1].trainable_parameters().unwrap().data[0];
+        let grads = |g: f64| Gradients {
+            layers: net.layers.iter().map(|l| l.trainable_parameters().map(|p| p.map(|_| g))).collect(),
+        };
+        let (g1, g2) = (grads(1.0), grads(2.0));
+        opt.step(&mut net, &g1);
+        opt.step(&mut net, &g2);
+        // buf = g1, then 0.9 g1 + g2; each layer has its own rate 0.02 (H30_W).
+        let lr = 0.02;
+        let want = start - lr * 1.0 - lr * (0.9 * 1.0 + 2.0);
+        let got = net.layers[1].trainable_parameters().unwrap().data[0];
+        assert!((got - want).abs() < 1e-15, "{got} vs {want}");
+    }
+
+    #[test]
     fn step_schedule_decays_every_step_size_epochs() {
         let net = network();
         let mut opt = Optimizer::new(OptimizerConfig::Adam, &net, 0.005);
