@@ -100,17 +100,26 @@ fn candidate_ratio_one(tau_syn: f64, c: f64, a: f64, b: f64) -> f64 {
 
 /// tau_mem = 2 tau_syn: `T = 2 tau_syn ln(2A / (A2 + sqrt(A2^2 - 4 A c)))`; +inf without a real root.
 ///
-/// `next_em = exp(t_next / tau_mem)` of the next input lets most candidates beyond their window be rejected
-/// without the logarithm: `T > t_next` iff `q > exp(t_next / (2 tau_syn))`, which equals `next_em` up to the
-/// rounding of tau_mem = 2 tau_syn; the margin leaves every borderline case to the exact check.
+/// With x = exp(-t/tau_mem) the crossing is the larger root `x1 = (A2 + S) / (2A)` of `A x^2 - A2 x + c = 0`.
+/// Most prefixes have no root yet, or a root after the next input (`x1 < x_next`, i.e. `S < 2A x_next - A2`);
+/// both are decided here from squares, without the square root, division and logarithm. `next_em` is
+/// `exp(t_next / tau_mem) = 1 / x_next`; it equals `exp(t_next / (2 tau_syn))` up to the rounding of
+/// tau_mem = 2 tau_syn, and the margin leaves every borderline case to the exact window check of the caller.
 #[inline]
 fn candidate_ratio_two(tau_syn: f64, c: f64, a: f64, a2: f64, next_em: f64) -> f64 {
-    let s = (a2 * a2 - 4.0 * a * c).sqrt();
-    if s.is_nan() {
+    let disc = a2 * a2 - 4.0 * a * c;
+    if !(disc >= 0.0) {
         return f64::INFINITY;
     }
-    let q = 2.0 * a / (a2 + s);
-    if !(q > 0.0) || q > next_em * (1.0 + 1e-6) {
+    if a > 0.0 && next_em.is_finite() {
+        // S < 2A x_next - A2, multiplied through by next_em > 0.
+        let bound = 2.0 * a - a2 * next_em;
+        if bound > 0.0 && disc * next_em * next_em < bound * bound * (1.0 - 1e-7) {
+            return f64::INFINITY;
+        }
+    }
+    let q = 2.0 * a / (a2 + disc.sqrt());
+    if !(q > 0.0) {
         return f64::INFINITY;
     }
     2.0 * tau_syn * q.ln()
