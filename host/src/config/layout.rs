@@ -122,17 +122,6 @@ pub struct LayerSpec {
     pub path: String,
 }
 
-impl LayerSpec {
-    /// Whether the layer's input is the 3-D, per-neuron form.
-    pub fn input_is_broadcast(&self) -> bool {
-        self.feat_in[1] > 1 || self.requires_broadcast_input()
-    }
-
-    fn requires_broadcast_input(&self) -> bool {
-        matches!(self.kind, LayerKind::Neuron(_))
-    }
-}
-
 /// `network_layout`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Layout {
@@ -146,11 +135,6 @@ impl Layout {
     /// Number of output neurons (the last layer's size).
     pub fn n_outputs(&self) -> usize {
         self.layers.last().map_or(0, |l| l.feat_out[0])
-    }
-
-    /// Indices of the NeuronLayers.
-    pub fn neuron_layer_indices(&self) -> Vec<usize> {
-        self.layers.iter().enumerate().filter(|(_, l)| matches!(l.kind, LayerKind::Neuron(_))).map(|(i, _)| i).collect()
     }
 }
 

@@ -47,11 +47,6 @@ impl Forward {
     pub fn output(&self) -> &Matrix {
         self.neuron_outputs.iter().rev().flatten().next().expect("the last layer is a NeuronLayer")
     }
-
-    /// Replaces the output times of NeuronLayer `index` (e.g. by times measured on a chip).
-    pub fn set_neuron_output(&mut self, index: usize, times: Matrix) {
-        self.neuron_outputs[index] = Some(times);
-    }
 }
 
 /// Gradients of the loss for every layer's trainable tensor (weights or raw delays), by layer index.
