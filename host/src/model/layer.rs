@@ -98,8 +98,10 @@ struct Scratch {
     t: Vec<f64>,
     es: Vec<f64>,
     em: Vec<f64>,
-    /// The order of the per-sample times (forward); the indices of the causal inputs (backward).
+    /// The order of the per-sample times.
     order: Vec<u32>,
+    /// The indices of a neuron's causal inputs (backward).
+    causal: Vec<u32>,
     /// The same sorted (for `Shared`).
     sorted_t: Vec<f64>,
     sorted_es: Vec<f64>,
@@ -118,6 +120,7 @@ impl Scratch {
             es: zeros(),
             em: zeros(),
             order: Vec::with_capacity(n),
+            causal: Vec::with_capacity(n),
             sorted_t: zeros(),
             sorted_es: zeros(),
             sorted_em: zeros(),
@@ -169,6 +172,38 @@ impl Scratch {
                 self.sorted_em[k] = self.em[i];
             }
         }
+    }
+
+    /// For `Shared`: gathers the causal inputs (arrived by `t_out`) of a neuron with weights `w_row` into
+    /// `self.inputs`, their indices into `self.causal`; they are a prefix of the sorted sample.
+    fn gather_causal_sorted(&mut self, w_row: &[f64], t_out: f64) -> usize {
+        self.causal.clear();
+        for (k, &i) in self.order.iter().enumerate() {
+            let lag = t_out - self.sorted_t[k];
+            if lag < 0.0 || lag.is_nan() {
+                break;
+            }
+            if lag.is_finite() {
+                let input =
+                    Input { t: self.sorted_t[k], es: self.sorted_es[k], em: self.sorted_em[k], w: w_row[i as usize] };
+                self.inputs[self.causal.len()] = input;
+                self.causal.push(i);
+            }
+        }
+        self.causal.len()
+    }
+
+    /// Keeps the causal inputs (arrived by `t_out`) of `self.inputs`, in order, their indices in `self.causal`.
+    fn keep_causal(&mut self, t_out: f64) -> usize {
+        self.causal.clear();
+        for i in 0..self.inputs.len() {
+            let lag = t_out - self.inputs[i].t;
+            if lag >= 0.0 && lag.is_finite() {
+                self.inputs[self.causal.len()] = self.inputs[i];
+                self.causal.push(i as u32);
+            }
+        }
+        self.causal.len()
     }
 
     /// Writes neuron j's inputs for the loaded sample b into `self.inputs`: in the order of the per-sample
@@ -287,7 +322,8 @@ pub fn layer_backward(
     let w_t = weights.transposed();
     let layout = Layout::new(p, arrival);
     let c = p.crossing_constant(p.threshold);
-    let want_offset = !matches!(arrival, Arrival::Shared(_));
+    let shared = matches!(arrival, Arrival::Shared(_));
+    let want_offset = !shared;
     let mut grad_base = Matrix::zeros(batch, n);
     let partials: Vec<Result<(Matrix, Option<Matrix>), ModelError>> = grad_base
         .data
@@ -301,6 +337,9 @@ pub fn layer_backward(
                 for (local, base_row) in base_rows.chunks_mut(n.max(1)).enumerate() {
                     let b = chunk * CHUNK + local;
                     s.load_sample(p, &layout, b);
+                    if shared {
+                        s.sort_sample(true);
+                    }
                     for j in 0..m {
                         let d = delta.get(b, j);
                         let d = if d.is_nan() { 0.0 } else { d };
@@ -308,19 +347,14 @@ pub fn layer_backward(
                         if d == 0.0 || !t_out.is_finite() {
                             continue;
                         }
-                        s.fill_inputs(&layout, b, j, w_t.row(j), false);
-                        // Only causal inputs (arrived by t_out) have a gradient: keep those, with their indices.
-                        let Scratch { inputs, order, dw, dt, .. } = &mut *s;
-                        order.clear();
-                        let mut count = 0;
-                        for i in 0..n {
-                            let lag = t_out - inputs[i].t;
-                            if lag >= 0.0 && lag.is_finite() {
-                                inputs[count] = inputs[i];
-                                order.push(i as u32);
-                                count += 1;
-                            }
-                        }
+                        // Only causal inputs (arrived by t_out) have a gradient: gather those, with their indices.
+                        let count = if shared {
+                            s.gather_causal_sorted(w_t.row(j), t_out)
+                        } else {
+                            s.fill_inputs(&layout, b, j, w_t.row(j), false);
+                            s.keep_causal(t_out)
+                        };
+                        let Scratch { inputs, causal: order, dw, dt, .. } = &mut *s;
                         let (dw, dt) = (&mut dw[..count], &mut dt[..count]);
                         if spike_time_gradient(p, c, t_out, |k| inputs[k], dw, dt) {
                             let mut largest = 0.0f64;

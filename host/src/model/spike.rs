@@ -60,14 +60,24 @@ pub fn first_spike_time(p: &NeuronParams, c: f64, n: usize, sorted: impl Fn(usiz
         if !input.t.is_finite() {
             break;
         }
-        next_input =
-            if k + 1 < n { sorted(k + 1) } else { Input { t: f64::INFINITY, es: 0.0, em: f64::INFINITY, w: 0.0 } };
+        next_input = if k + 1 < n {
+            sorted(k + 1)
+        } else {
+            Input { t: f64::INFINITY, es: f64::INFINITY, em: f64::INFINITY, w: 0.0 }
+        };
         let next = next_input.t;
         sum_a += input.w * input.es;
         let candidate = match p.ratio {
             TauRatio::One => {
                 sum_b += input.w * input.t * input.es;
-                candidate_ratio_one(p.tau_syn, c, sum_a + SUM_EPSILON, sum_b / p.tau_syn + SUM_EPSILON)
+                candidate_ratio_one(
+                    p.tau_syn,
+                    c,
+                    sum_a + SUM_EPSILON,
+                    sum_b / p.tau_syn + SUM_EPSILON,
+                    next_input.t,
+                    next_input.es,
+                )
             }
             TauRatio::Two => {
                 sum_b += input.w * input.em;
@@ -83,11 +93,22 @@ pub fn first_spike_time(p: &NeuronParams, c: f64, n: usize, sorted: impl Fn(usiz
 }
 
 /// tau_mem = tau_syn: `T = tau (B/A - W0(-(c/A) e^{B/A}))`; +inf where W0 is not real.
+///
+/// In u = t/tau the membrane is `f(u) = e^{-u} (A u - B)`, rising up to its peak at `u* = B/A + 1` (A > 0); the
+/// candidate is its first upward crossing of c. If the peak lies after the next input and `f(u_next) < c`,
+/// the crossing comes after the next input: rejected without the exponential and the Lambert W (`next_t`,
+/// `next_es = e^{u_next}`). Margins leave borderline cases to the exact window check of the caller.
 #[inline]
-fn candidate_ratio_one(tau_syn: f64, c: f64, a: f64, b: f64) -> f64 {
+fn candidate_ratio_one(tau_syn: f64, c: f64, a: f64, b: f64, next_t: f64, next_es: f64) -> f64 {
     let ratio = b / a;
+    if a > 0.0 && next_es.is_finite() {
+        let u_next = next_t / tau_syn;
+        if ratio + 1.0 > u_next * (1.0 + 1e-9) + 1e-9 && a * u_next - b < c * next_es * (1.0 - 1e-9) {
+            return f64::INFINITY;
+        }
+    }
     let z = -(c / a) * ratio.exp();
-    // Cheap rejection before the Lambert W: below the branch point there is no crossing.
+    // Below the branch point there is no crossing at all.
     if !(z >= -std::f64::consts::E.recip()) {
         return f64::INFINITY;
     }
@@ -263,6 +284,60 @@ mod tests {
                     assert!(got.is_infinite(), "{ratio:?} scale {scale}: spike {got} but no crossing");
                 }
             }
+        }
+    }
+
+    /// The reference's algorithm, literally: a candidate for every prefix from the closed forms, the window
+    /// checks, the minimum over accepted candidates (spec §2), with no early exit and no quick rejection.
+    fn reference_spike(p: &NeuronParams, t: &[f64], w: &[f64]) -> f64 {
+        let mut idx: Vec<usize> = (0..t.len()).collect();
+        idx.sort_by(|&a, &b| t[a].total_cmp(&t[b]));
+        let c = p.crossing_constant(p.threshold);
+        let mut best = f64::INFINITY;
+        for k in 0..idx.len() {
+            let (mut a, mut b, mut a2) = (0.0, 0.0, 0.0);
+            for &i in &idx[..=k] {
+                let (ti, wi) = if t[i].is_finite() { (t[i], w[i]) } else { (0.0, 0.0) };
+                a += wi * (ti / p.tau_syn).exp();
+                b += wi * ti * (ti / p.tau_syn).exp() / p.tau_syn;
+                a2 += wi * (ti / p.tau_mem).exp();
+            }
+            let (a, b, a2) = (a + SUM_EPSILON, b + SUM_EPSILON, a2 + SUM_EPSILON);
+            let candidate = match p.ratio {
+                TauRatio::One => {
+                    let w0 = lambert_w0(-(c / a) * (b / a).exp());
+                    if w0.is_nan() { f64::INFINITY } else { p.tau_syn * (b / a - w0) }
+                }
+                TauRatio::Two => {
+                    let s = (a2 * a2 - 4.0 * a * c).sqrt();
+                    let q = 2.0 * a / (a2 + s);
+                    if s.is_nan() || !(q > 0.0) { f64::INFINITY } else { 2.0 * p.tau_syn * q.ln() }
+                }
+            };
+            let own = t[idx[k]];
+            let next = idx.get(k + 1).map_or(f64::INFINITY, |&i| t[i]);
+            if candidate < own || (k + 1 < idx.len() && candidate > next) {
+                continue;
+            }
+            best = best.min(candidate);
+        }
+        best
+    }
+
+    proptest::proptest! {
+        /// The sweep with early exit and quick rejections finds exactly the reference's spike time.
+        #[test]
+        fn sweep_equals_the_reference_algorithm(
+            inputs in proptest::collection::vec((0.0f64..4.0, -1.0f64..3.0, proptest::bool::weighted(0.1)), 1..40),
+            ratio_two in proptest::bool::ANY,
+            threshold in 0.5f64..3.0,
+        ) {
+            let mut p = params(if ratio_two { TauRatio::Two } else { TauRatio::One });
+            p.threshold = threshold;
+            let t: Vec<f64> = inputs.iter().map(|&(t, _, missing)| if missing { f64::INFINITY } else { t }).collect();
+            let w: Vec<f64> = inputs.iter().map(|&(_, w, _)| w).collect();
+            let (got, want) = (spike(&p, &t, &w), reference_spike(&p, &t, &w));
+            proptest::prop_assert!(got == want || (got - want).abs() <= 1e-12 * want.abs(), "{} vs {}", got, want);
         }
     }
 
