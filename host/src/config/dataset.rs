@@ -2,7 +2,18 @@
 
 use super::ConfigError;
 use super::reader::Section;
-use crate::data::{DatasetSpec, PatternClass, yin_yang};
+use crate::data::{DataError, DatasetSpec, PatternClass, Split, yin_yang};
+
+/// A data-set error as a config error at the key it is about.
+fn data_error(s: &Section, e: &DataError) -> ConfigError {
+    let key = match e {
+        DataError::InvalidParameter { name, .. } => (*name).to_string(),
+        DataError::InvalidClass { class, name, .. } => format!("classes[{class}].{name}"),
+        DataError::PatternLength { class, .. } => format!("classes[{class}].pattern"),
+        _ => "name".to_string(),
+    };
+    ConfigError::at(&s.key_path(&key), e.to_string())
+}
 
 /// The checked `dataset_params`.
 #[derive(Clone, Debug, PartialEq)]
@@ -43,6 +54,9 @@ impl DatasetConfig {
     /// Reads `dataset_params`; `n_inputs` is `network_layout.n_inputs` (the pattern data set takes it from there).
     pub fn parse(s: &Section, n_inputs: usize) -> Result<DatasetConfig, ConfigError> {
         let multiply = s.opt_count("multiply_input_layer")?.unwrap_or(1);
+        if multiply > 1 << 20 {
+            return Err(s.error("multiply_input_layer", format!("{multiply} copies are too many")));
+        }
         let name = s.str("name")?;
         let (spec, keys): (DatasetSpec, &[&str]) = match name {
             "yin_yang" => (
@@ -97,6 +111,9 @@ impl DatasetConfig {
         let mut known = vec!["name", "multiply_input_layer"];
         known.extend_from_slice(keys);
         s.deny_unknown(&known)?;
+        // The data sets check their own parameters; building the (smallest) test split finds any problem now,
+        // before any work, and names the key.
+        spec.build(Split::Test, 0).map_err(|e| data_error(s, &e))?;
         Ok(DatasetConfig { spec })
     }
 

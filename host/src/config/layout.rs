@@ -138,6 +138,9 @@ impl Layout {
     }
 }
 
+/// More inputs than any layer could sensibly have (and far from overflowing the shape arithmetic).
+const MAX_INPUTS: usize = 1 << 24;
+
 /// Keys every layer may carry besides its own: the shapes the reference writes back into saved configs.
 const WRITTEN_BACK: &[&str] = &["name", "feat_in", "feat_out"];
 
@@ -207,7 +210,8 @@ fn parse_neuron(
         Some(section) => PartialNeuronParams::parse(&section)?,
         None => PartialNeuronParams::default(),
     };
-    let neuron = defaults.merged(&own).resolve(&s.key_path("neuron_params"), strict_leak)?;
+    let own_path = s.key_path("neuron_params");
+    let neuron = defaults.merged(&own).resolve(&own_path, strict_leak).map_err(|e| own.locate(e, &own_path))?;
     let config = NeuronLayerConfig {
         size: s.count("size")?,
         weights_mean: s.f64("weights_mean")?,
@@ -331,21 +335,29 @@ fn shape_chain(n_inputs: usize, kinds: Vec<(String, LayerKind)>) -> Result<Vec<L
                 [n.size, 1]
             }
             LayerKind::Biases { times } => [shape[0] + times.len(), shape[1]],
-            LayerKind::Multiplex { factor } => [shape[0] * factor, shape[1]],
+            LayerKind::Multiplex { factor } => match shape[0].checked_mul(*factor) {
+                Some(n) if n <= MAX_INPUTS => [n, shape[1]],
+                _ => {
+                    return Err(ConfigError::at(
+                        &format!("{path}.factor"),
+                        format!("{factor} copies of {} inputs are too many", shape[0]),
+                    ));
+                }
+            },
         };
         if let LayerKind::Delay(d) = kind {
             let (n, m) = (feat_out[0], feat_out[1]);
             if d.kind != DelayKind::Dendritic && n % d.presyn_sharing_factor != 0 {
-                return Err(err(format!(
-                    "presyn_sharing_factor {} does not divide the {n} inputs",
-                    d.presyn_sharing_factor
-                )));
+                return Err(ConfigError::at(
+                    &format!("{path}.presyn_sharing_factor"),
+                    format!("{} does not divide the {n} inputs", d.presyn_sharing_factor),
+                ));
             }
             if d.kind != DelayKind::Axonal && m % d.postsyn_sharing_factor != 0 {
-                return Err(err(format!(
-                    "postsyn_sharing_factor {} does not divide the {m} neurons",
-                    d.postsyn_sharing_factor
-                )));
+                return Err(ConfigError::at(
+                    &format!("{path}.postsyn_sharing_factor"),
+                    format!("{} does not divide the {m} neurons", d.postsyn_sharing_factor),
+                ));
             }
         }
         shape = feat_out;

@@ -105,6 +105,7 @@ impl Config {
 
     fn from_document(document: Value) -> Result<Config, ConfigError> {
         let root = Section::root(&document)?;
+        root.deny_unknown(&["dataset_params", "default_neuron_params", "network_layout", "training_params"])?;
         let training = TrainingConfig::parse(&root.section("training_params")?)?;
         let defaults_section = root.section("default_neuron_params")?;
         let defaults = PartialNeuronParams::parse(&defaults_section)?;
@@ -113,7 +114,6 @@ impl Config {
         let strict_leak = training.substrate == "sim";
         let layout = Layout::parse(&root.section("network_layout")?, &defaults, strict_leak)?;
         let dataset = DatasetConfig::parse(&root.section("dataset_params")?, layout.n_inputs)?;
-        root.deny_unknown(&["dataset_params", "default_neuron_params", "network_layout", "training_params"])?;
         let config = Config { dataset, layout, training, document };
         config.check_consistency()?;
         Ok(config)
@@ -134,8 +134,10 @@ impl Config {
         }
         let classes = self.dataset.n_classes();
         if classes != self.layout.n_outputs() {
+            let last =
+                self.layout.layers.last().map_or("network_layout.layers".to_string(), |l| format!("{}.size", l.path));
             return Err(ConfigError::at(
-                "network_layout.layers",
+                &last,
                 format!(
                     "the last layer has {} neurons but the {} data set has {classes} classes",
                     self.layout.n_outputs(),

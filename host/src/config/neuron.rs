@@ -110,6 +110,40 @@ impl PartialNeuronParams {
         Ok(parsed)
     }
 
+    /// Whether this mapping sets `key`.
+    fn sets(&self, key: &str) -> bool {
+        // A consistency error is the layer's own if it sets any of the keys involved.
+        let taus = self.tau_syn.is_some() || self.tau_mem.is_some();
+        match key {
+            "tau_syn" => self.tau_syn.is_some(),
+            "tau_mem" => taus,
+            "g_leak" => taus || self.g_leak.is_some(),
+            "leak" => self.leak.is_some(),
+            "threshold" => self.threshold.is_some() || self.leak.is_some(),
+            "max_dw_norm" => self.max_dw_norm.is_some(),
+            "model_tau_ratio" => taus || self.model_tau_ratio.is_some(),
+            _ => true,
+        }
+    }
+
+    /// Points an error about a layer's merged parameters (at `layer_path.<key>`) at `default_neuron_params`
+    /// when the layer (whose own `neuron_params` are `self`) inherits that key.
+    pub fn locate(&self, error: ConfigError, layer_path: &str) -> ConfigError {
+        match error {
+            ConfigError::Invalid { path, message } => match path
+                .strip_prefix(layer_path)
+                .and_then(|k| k.strip_prefix('.'))
+            {
+                Some(key) if !self.sets(key) => ConfigError::Invalid {
+                    path: format!("default_neuron_params.{key}"),
+                    message: format!("{message} (as inherited by {})", layer_path.trim_end_matches(".neuron_params")),
+                },
+                _ => ConfigError::Invalid { path, message },
+            },
+            other => other,
+        }
+    }
+
     /// `self` with every key present in `over` replaced (the reference's shallow copy plus update).
     pub fn merged(&self, over: &PartialNeuronParams) -> PartialNeuronParams {
         PartialNeuronParams {

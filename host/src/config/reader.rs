@@ -76,12 +76,17 @@ impl<'a> Section<'a> {
 
     fn as_f64(&self, key: &str, v: &Value) -> Result<f64, ConfigError> {
         match v {
-            Value::Number(n) => n.as_f64().filter(|x| !x.is_nan()).ok_or_else(|| self.expected(key, "a number", v)),
-            // PyYAML writes some floats in forms YAML 1.2 reads as strings (e.g. `1e-3`); accept those.
-            Value::String(s) => {
-                s.trim().parse::<f64>().ok().filter(|x| !x.is_nan()).ok_or_else(|| self.expected(key, "a number", v))
+            Value::Number(n) => {
+                n.as_f64().filter(|x| x.is_finite()).ok_or_else(|| self.expected(key, "a finite number", v))
             }
-            _ => Err(self.expected(key, "a number", v)),
+            // PyYAML writes some floats in forms YAML 1.2 reads as strings (e.g. `1e-3`); accept those.
+            Value::String(s) => s
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite())
+                .ok_or_else(|| self.expected(key, "a finite number", v)),
+            _ => Err(self.expected(key, "a finite number", v)),
         }
     }
 
@@ -138,19 +143,7 @@ impl<'a> Section<'a> {
     }
 
     fn as_u64(&self, key: &str, v: &Value) -> Result<u64, ConfigError> {
-        match v {
-            Value::Number(n) => {
-                if let Some(u) = n.as_u64() {
-                    return Ok(u);
-                }
-                // Accept integral floats (PyYAML may write 5.0 for an int that went through a float).
-                match n.as_f64() {
-                    Some(f) if f >= 0.0 && f.fract() == 0.0 && f < 9.0e15 => Ok(f as u64),
-                    _ => Err(self.expected(key, "a non-negative integer", v)),
-                }
-            }
-            _ => Err(self.expected(key, "a non-negative integer", v)),
-        }
+        integer(v).ok_or_else(|| self.expected(key, "a non-negative integer", v))
     }
 
     /// A required non-negative integer.
@@ -263,13 +256,25 @@ impl<'a> Section<'a> {
         }
     }
 
-    /// A list of numbers.
+    /// A list of finite numbers.
     pub fn f64_list(&self, key: &str) -> Result<Vec<f64>, ConfigError> {
         self.list(key)?
             .into_iter()
             .map(|(path, v)| match v {
-                Value::Number(n) => n.as_f64().ok_or_else(|| ConfigError::at(&path, "expected a number")),
-                other => Err(ConfigError::at(&path, format!("expected a number, found {}", describe(other)))),
+                Value::Number(n) if n.as_f64().is_some_and(f64::is_finite) => Ok(n.as_f64().unwrap_or_default()),
+                other => Err(ConfigError::at(&path, format!("expected a finite number, found {}", describe(other)))),
+            })
+            .collect()
+    }
+
+    /// A list of non-negative integers (absent or null gives an empty list).
+    pub fn opt_u64_list(&self, key: &str) -> Result<Vec<u64>, ConfigError> {
+        self.opt_list(key)?
+            .into_iter()
+            .map(|(path, v)| {
+                integer(v).ok_or_else(|| {
+                    ConfigError::at(&path, format!("expected a non-negative integer, found {}", describe(v)))
+                })
             })
             .collect()
     }
@@ -303,6 +308,13 @@ impl<'a> Section<'a> {
         }
         Ok(())
     }
+}
+
+/// A non-negative integer, also written as an integral float (PyYAML may write 5.0 for an int that went
+/// through a float).
+fn integer(v: &Value) -> Option<u64> {
+    let Value::Number(n) = v else { return None };
+    n.as_u64().or_else(|| n.as_f64().filter(|f| *f >= 0.0 && f.fract() == 0.0 && *f < 9.0e15).map(|f| f as u64))
 }
 
 /// A short description of a YAML value for error messages.

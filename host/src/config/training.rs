@@ -193,6 +193,9 @@ const KEYS: &[&str] = &[
 
 fn parse_scheduler(s: &Section) -> Result<Option<SchedulerConfig>, ConfigError> {
     let Some(sch) = s.opt_section("lr_scheduler")? else { return Ok(None) };
+    if !sch.has("type") {
+        return Err(sch.error("type", "missing required key (use `type: null` for no schedule)"));
+    }
     let Some(kind) = sch.opt_str("type")? else {
         sch.deny_unknown(&["type", "step_size", "gamma", "milestones"])?;
         return Ok(None);
@@ -207,11 +210,10 @@ fn parse_scheduler(s: &Section) -> Result<Option<SchedulerConfig>, ConfigError> 
     let config = match kind {
         "StepLR" => SchedulerConfig::Step { step_size: sch.count("step_size")?, gamma: gamma(&sch)? },
         "MultiStepLR" => {
-            let mut milestones = Vec::new();
-            for (path, v) in sch.list("milestones")? {
-                let m = v.as_u64().ok_or_else(|| ConfigError::at(&path, "expected a non-negative integer"))?;
-                milestones.push(m as usize);
+            if !sch.has("milestones") {
+                return Err(sch.error("milestones", "missing required key"));
             }
+            let milestones = sch.opt_u64_list("milestones")?.into_iter().map(|m| m as usize).collect();
             SchedulerConfig::MultiStep { milestones, gamma: gamma(&sch)? }
         }
         "ExponentialLR" => SchedulerConfig::Exponential { gamma: gamma(&sch)? },
@@ -224,6 +226,18 @@ fn parse_scheduler(s: &Section) -> Result<Option<SchedulerConfig>, ConfigError> 
     };
     sch.deny_unknown(&["type", "step_size", "gamma", "milestones"])?;
     Ok(Some(config))
+}
+
+/// The substrates this version runs on: `sim`; the reference's chip substrates are recognised and refused.
+fn parse_substrate(s: &Section) -> Result<String, ConfigError> {
+    match s.opt_str("substrate")?.unwrap_or("sim") {
+        "sim" => Ok("sim".into()),
+        chip @ ("hx" | "hx_pynn") => Err(s.error(
+            "substrate",
+            format!("{chip:?} needs the BrainScaleS-2 chip backend, which this version does not have yet"),
+        )),
+        other => Err(s.error("substrate", format!("unknown substrate {other:?} (expected sim)"))),
+    }
 }
 
 fn parse_loss(s: &Section) -> Result<LossConfig, ConfigError> {
@@ -271,13 +285,12 @@ impl TrainingConfig {
         let epoch_number = s.u64("epoch_number")? as usize;
         // Sorted and unique (the reference keeps the list as written); snapshots past the end are dropped
         // rather than training past `epoch_number` as the reference does.
-        let mut epoch_snapshots = Vec::new();
-        for (path, v) in s.opt_list("epoch_snapshots")? {
-            let e = v.as_u64().ok_or_else(|| ConfigError::at(&path, "expected a non-negative integer"))? as usize;
-            if e > 0 && e <= epoch_number {
-                epoch_snapshots.push(e);
-            }
-        }
+        let mut epoch_snapshots: Vec<usize> = s
+            .opt_u64_list("epoch_snapshots")?
+            .into_iter()
+            .map(|e| e as usize)
+            .filter(|&e| e > 0 && e <= epoch_number)
+            .collect();
         epoch_snapshots.push(epoch_number);
         epoch_snapshots.sort_unstable();
         epoch_snapshots.dedup();
@@ -323,6 +336,9 @@ impl TrainingConfig {
         {
             return Err(s.error("clip_weights_max", format!("must be positive or false, found {m}")));
         }
+        if !s.has("torch_seed") {
+            return Err(s.error("torch_seed", "missing required key (the seed of the run)"));
+        }
         let seed = s
             .opt_u64("torch_seed")?
             .ok_or_else(|| s.error("torch_seed", "must be an integer: it seeds the run (null is not allowed)"))?;
@@ -344,7 +360,7 @@ impl TrainingConfig {
                 exponential: s.bool("weight_bumping_exp")?,
                 targeted: s.bool("weight_bumping_targeted")?,
             },
-            substrate: s.opt_str("substrate")?.unwrap_or("sim").to_string(),
+            substrate: parse_substrate(s)?,
             integrator,
             rounding_precision,
             clip_weights_max,
