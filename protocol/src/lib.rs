@@ -1,0 +1,18 @@
+//! bss2-protocol: the BrainScaleS-2 host <-> FPGA protocol, bit-exact (`shared/spec/bss2-platform.md` §1-§2).
+//!
+//! The core has no I/O: typed coordinates, the to-FPGA and from-FPGA instruction sets and their 64-bit word
+//! streams, chip configuration containers as omnibus words, programs with tickets and response decoding, and
+//! the link layer (framing and a sans-I/O ARQ state machine). Nothing here panics on external input: every
+//! decoder returns a typed error naming what is wrong and where.
+
+pub mod error;
+pub mod from_fpga;
+pub mod label;
+pub mod stream;
+pub mod to_fpga;
+
+pub use error::DecodeError;
+pub use from_fpga::{FromFpga, MadcSample, Pack, SpikeEvent};
+pub use label::SpikeLabel;
+pub use stream::{Item, decode_from_fpga, decode_to_fpga, encode_from_fpga, encode_to_fpga};
+pub use to_fpga::{Loopback, ToFpga};

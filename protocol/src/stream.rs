@@ -1,0 +1,279 @@
+//! The 64-bit word streams of both directions (spec §2.2).
+//!
+//! To the FPGA every instruction is one word. From the FPGA, messages of 64 or 80 bits are packed back to
+//! back, most significant bit first, so an 80-bit message straddles a word boundary. Where a new message would
+//! begin at a word boundary, a word with its MSB set is a filler ("comma") word; inside a word, a 1 bit where
+//! the next message would begin marks a flush: the rest of that word is padding.
+//!
+//! Decoding is strict so that re-encoding gives back the same words: fillers are kept as [`Item::Filler`],
+//! flushes as [`Item::Flush`], and bits that a receiver would ignore must be zero.
+
+use crate::error::DecodeError;
+use crate::from_fpga::FromFpga;
+use crate::to_fpga::ToFpga;
+
+/// One element of a word stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Item<M> {
+    /// A message.
+    Message(M),
+    /// The rest of the current word is padding (from-FPGA streams; nothing at a word boundary).
+    Flush,
+    /// A whole filler word (MSB set) at a word boundary, kept verbatim.
+    Filler(u64),
+}
+
+/// Encodes a to-FPGA stream: one word per instruction or filler (flushes are meaningless here).
+pub fn encode_to_fpga(items: &[Item<ToFpga>]) -> Vec<u64> {
+    items
+        .iter()
+        .filter_map(|item| match item {
+            Item::Message(m) => Some(m.encode()),
+            Item::Filler(w) => Some(*w | 1 << 63),
+            Item::Flush => None,
+        })
+        .collect()
+}
+
+/// Decodes a to-FPGA stream.
+pub fn decode_to_fpga(words: &[u64]) -> Result<Vec<Item<ToFpga>>, DecodeError> {
+    words
+        .iter()
+        .enumerate()
+        .map(|(i, &w)| {
+            if w >> 63 == 1 {
+                Ok(Item::Filler(w))
+            } else {
+                ToFpga::decode(w).map(Item::Message).map_err(|reason| DecodeError::at(i, reason))
+            }
+        })
+        .collect()
+}
+
+/// Packs from-FPGA messages into words, most significant bit first.
+#[derive(Debug, Default)]
+pub struct FromFpgaEncoder {
+    words: Vec<u64>,
+    current: u64,
+    used: u32,
+}
+
+impl FromFpgaEncoder {
+    /// An empty stream.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn push_bits(&mut self, value: u128, mut bits: u32) {
+        while bits > 0 {
+            let take = bits.min(64 - self.used);
+            let chunk = (value >> (bits - take)) as u64 & if take == 64 { u64::MAX } else { (1u64 << take) - 1 };
+            self.current |= if take == 64 { chunk } else { chunk << (64 - self.used - take) };
+            self.used += take;
+            bits -= take;
+            if self.used == 64 {
+                self.words.push(self.current);
+                self.current = 0;
+                self.used = 0;
+            }
+        }
+    }
+
+    /// Appends a message.
+    pub fn message(&mut self, m: &FromFpga) {
+        self.push_bits(m.to_bits(), m.bits());
+    }
+
+    /// Ends the current word: the bit after the last message is set and the rest zero-filled.
+    pub fn flush(&mut self) {
+        if self.used > 0 {
+            self.current |= 1u64 << (63 - self.used);
+            self.words.push(self.current);
+            self.current = 0;
+            self.used = 0;
+        }
+    }
+
+    /// Appends an item (a filler word inside a partly filled word is preceded by a flush).
+    pub fn item(&mut self, item: &Item<FromFpga>) {
+        match item {
+            Item::Message(m) => self.message(m),
+            Item::Flush => self.flush(),
+            Item::Filler(w) => {
+                self.flush();
+                self.words.push(*w | 1 << 63);
+            }
+        }
+    }
+
+    /// The words so far, flushing a partly filled last word.
+    pub fn finish(mut self) -> Vec<u64> {
+        self.flush();
+        self.words
+    }
+
+    /// Takes the complete words so far (the partly filled one stays).
+    pub fn take_words(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.words)
+    }
+}
+
+/// Encodes a from-FPGA stream (the last word is flushed).
+pub fn encode_from_fpga(items: &[Item<FromFpga>]) -> Vec<u64> {
+    let mut encoder = FromFpgaEncoder::new();
+    for item in items {
+        encoder.item(item);
+    }
+    encoder.finish()
+}
+
+/// Decodes from-FPGA words as they arrive; messages may span calls.
+#[derive(Debug, Default)]
+pub struct FromFpgaDecoder {
+    /// Words not fully consumed yet.
+    words: Vec<u64>,
+    /// Bit position inside `words[0]`.
+    bit: u32,
+    /// Stream index of `words[0]`.
+    first_word: usize,
+}
+
+impl FromFpgaDecoder {
+    /// A decoder at the start of a stream.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn available_bits(&self) -> usize {
+        self.words.len() * 64 - self.bit as usize
+    }
+
+    /// Reads `bits` (<= 128) bits at the cursor without consuming them.
+    fn peek(&self, bits: u32) -> u128 {
+        let mut value = 0u128;
+        let (mut word, mut bit, mut left) = (0usize, self.bit, bits);
+        while left > 0 {
+            let take = left.min(64 - bit);
+            let chunk = (self.words[word] << bit) >> (64 - take);
+            value = value << take | u128::from(chunk);
+            left -= take;
+            bit += take;
+            if bit == 64 {
+                word += 1;
+                bit = 0;
+            }
+        }
+        value
+    }
+
+    fn advance(&mut self, bits: u32) {
+        let total = self.bit + bits;
+        let whole = (total / 64) as usize;
+        self.words.drain(..whole);
+        self.first_word += whole;
+        self.bit = total % 64;
+    }
+
+    /// Feeds words; returns every item completed by them.
+    pub fn push(&mut self, words: &[u64]) -> Result<Vec<Item<FromFpga>>, DecodeError> {
+        self.words.extend_from_slice(words);
+        let mut items = Vec::new();
+        while !self.words.is_empty() {
+            let at = self.first_word;
+            if self.bit == 0 && self.words[0] >> 63 == 1 {
+                items.push(Item::Filler(self.words[0]));
+                self.advance(64);
+                continue;
+            }
+            if self.bit > 0 && self.words[0] << self.bit >> 63 == 1 {
+                // A flush: the rest of the word after the marker bit must be zero.
+                let rest = self.words[0] << (self.bit + 1);
+                if self.bit < 63 && rest != 0 {
+                    return Err(DecodeError::at(at, "non-zero bits after the flush marker"));
+                }
+                items.push(Item::Flush);
+                self.advance(64 - self.bit);
+                continue;
+            }
+            let header = (self.words[0] << self.bit >> 56) as u8;
+            let Some(width) = FromFpga::bits_for_header(header) else {
+                return Err(DecodeError::at(at, format!("unknown message header {header}")));
+            };
+            if self.available_bits() < width as usize {
+                break;
+            }
+            let message =
+                FromFpga::from_bits(header, self.peek(width)).map_err(|reason| DecodeError::at(at, reason))?;
+            items.push(Item::Message(message));
+            self.advance(width);
+        }
+        Ok(items)
+    }
+
+    /// Whether the decoder is between messages (nothing partial pending).
+    pub fn is_idle(&self) -> bool {
+        self.words.is_empty() || (self.bit > 0 && self.words.len() == 1 && self.words[0] << self.bit == 0)
+    }
+
+    /// Ends the stream: an error if it stops inside a message.
+    pub fn finish(self) -> Result<(), DecodeError> {
+        if self.words.is_empty() {
+            Ok(())
+        } else {
+            Err(DecodeError::at(self.first_word, "the stream ends inside a message"))
+        }
+    }
+}
+
+/// Decodes a complete from-FPGA stream.
+pub fn decode_from_fpga(words: &[u64]) -> Result<Vec<Item<FromFpga>>, DecodeError> {
+    let mut decoder = FromFpgaDecoder::new();
+    let items = decoder.push(words)?;
+    decoder.finish()?;
+    Ok(items)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::from_fpga::{Pack, SpikeEvent};
+    use crate::label::SpikeLabel;
+
+    fn spike(label: u16, timestamp: u8) -> SpikeEvent {
+        SpikeEvent { timestamp, label: SpikeLabel(label) }
+    }
+
+    /// Spec §2.2: a SpikePack3 straddling two words, a Sysdelta, then a flush.
+    #[test]
+    fn golden_packed_stream() {
+        let items = [
+            Item::Message(FromFpga::Spikes(
+                Pack::new(&[spike(0x0123, 0x10), spike(0x4567, 0x11), spike(0x89AB, 0x12)]).unwrap(),
+            )),
+            Item::Message(FromFpga::Sysdelta(5)),
+            Item::Flush,
+        ];
+        let words = encode_from_fpga(&items);
+        assert_eq!(words, vec![0x0C10_0123_1145_6712, 0x89AB_0600_0000_0000, 0x0005_8000_0000_0000]);
+        assert_eq!(decode_from_fpga(&words).unwrap(), items);
+        // Single spike pack example.
+        let one = [Item::Message(FromFpga::Spikes(Pack::new(&[spike(0x0123, 0x5C)]).unwrap()))];
+        assert_eq!(encode_from_fpga(&one), vec![0x0A00_0000_005C_0123]);
+    }
+
+    #[test]
+    fn messages_split_across_pushes_and_bad_streams() {
+        let words = [0x0C10_0123_1145_6712, 0x89AB_0600_0000_0000, 0x0005_8000_0000_0000];
+        let mut decoder = FromFpgaDecoder::new();
+        assert!(decoder.push(&words[..1]).unwrap().is_empty());
+        assert_eq!(decoder.push(&words[1..2]).unwrap().len(), 1);
+        assert_eq!(decoder.push(&words[2..]).unwrap().len(), 2);
+        decoder.finish().unwrap();
+        assert_eq!(decode_from_fpga(&words[..2]).unwrap_err().word, 1);
+        assert!(decode_from_fpga(&[0x0D00_0000_0000_0000]).unwrap_err().reason.contains("unknown message header 13"));
+        assert!(decode_from_fpga(&[0x0A00_0100_0000_0000]).unwrap_err().reason.contains("between header and payload"));
+        let garbage_after_flush = [0x0A00_0000_005C_0123, 0x0600_0000_0000_0005 | 0];
+        assert!(decode_from_fpga(&garbage_after_flush).is_ok());
+        assert_eq!(decode_from_fpga(&[0x8000_0000_0000_0001]).unwrap(), vec![Item::Filler(0x8000_0000_0000_0001)]);
+    }
+}
