@@ -272,8 +272,9 @@ mod tests {
         assert_eq!(decode_from_fpga(&words[..2]).unwrap_err().word, 1);
         assert!(decode_from_fpga(&[0x0D00_0000_0000_0000]).unwrap_err().reason.contains("unknown message header 13"));
         assert!(decode_from_fpga(&[0x0A00_0100_0000_0000]).unwrap_err().reason.contains("between header and payload"));
-        let garbage_after_flush = [0x0A00_0000_005C_0123, 0x0600_0000_0000_0005 | 0];
-        assert!(decode_from_fpga(&garbage_after_flush).is_ok());
+        let garbage_after_flush = [0x0C10_0123_1145_6712, 0x89AB_8000_0000_0001];
+        assert!(decode_from_fpga(&garbage_after_flush).unwrap_err().reason.contains("after the flush marker"));
+        assert_eq!(decode_from_fpga(&[0x0C10_0123_1145_6712, 0x89AB_8000_0000_0000]).unwrap()[1], Item::Flush);
         assert_eq!(decode_from_fpga(&[0x8000_0000_0000_0001]).unwrap(), vec![Item::Filler(0x8000_0000_0000_0001)]);
     }
 }
