@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! bss2-host: the exact event-based model of leaky integrate-and-fire neurons with time-to-first-spike coding,
 //! reference-compatible training in simulation, data sets, and the `bss2` command line.
 

@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! bss2-protocol: the BrainScaleS-2 host <-> FPGA protocol, bit-exact (`shared/spec/bss2-platform.md` §1-§2).
 //!
 //! The core has no I/O: typed coordinates, the to-FPGA and from-FPGA instruction sets and their 64-bit word
