@@ -6,11 +6,16 @@
 //! the link layer (framing and a sans-I/O ARQ state machine). Nothing here panics on external input: every
 //! decoder returns a typed error naming what is wrong and where.
 
+pub mod containers;
+pub mod coords;
 pub mod error;
 pub mod from_fpga;
 pub mod label;
+pub mod link;
 pub mod stream;
 pub mod to_fpga;
+#[cfg(feature = "io")]
+pub mod transport;
 
 pub use error::DecodeError;
 pub use from_fpga::{FromFpga, MadcSample, Pack, SpikeEvent};

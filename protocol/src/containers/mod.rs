@@ -1,0 +1,1 @@
+//! Chip configuration containers as omnibus words (being written).

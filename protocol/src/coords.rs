@@ -1,0 +1,1 @@
+//! Typed chip coordinates (being written).

@@ -1,0 +1,1 @@
+//! Link layer: frames, byte-stream framing and the ARQ state machine (being written).
