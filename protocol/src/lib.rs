@@ -12,7 +12,9 @@ pub mod error;
 pub mod from_fpga;
 pub mod label;
 pub mod link;
+pub mod program;
 pub mod stream;
+pub mod text;
 pub mod to_fpga;
 #[cfg(feature = "io")]
 pub mod transport;

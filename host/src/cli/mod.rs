@@ -3,6 +3,7 @@
 mod continue_cmd;
 mod inference_cmd;
 mod layer_cmd;
+mod protocol_cmd;
 mod train_cmd;
 
 use std::io::IsTerminal;
@@ -35,6 +36,8 @@ enum Command {
     Inference(inference_cmd::Cmd),
     /// Evaluate single layers given as JSON (the reference's layer-cases format).
     Layer(layer_cmd::Cmd),
+    /// Decode and encode protocol word streams.
+    Protocol(protocol_cmd::Cmd),
 }
 
 /// Parses the arguments, runs the command, and turns errors into a message and exit status 1.
@@ -58,6 +61,7 @@ pub fn main() -> ExitCode {
         Command::Continue(cmd) => cmd.run(),
         Command::Inference(cmd) => cmd.run(),
         Command::Layer(cmd) => cmd.run(),
+        Command::Protocol(cmd) => cmd.run(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
