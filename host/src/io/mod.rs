@@ -9,7 +9,7 @@ pub mod npy;
 
 use std::path::PathBuf;
 
-pub use atomic::{write_atomic, write_atomic_with};
+pub use atomic::{remove_stale_temporaries, write_atomic, write_atomic_with};
 pub use npy::{read_npy_f64, read_npy_i64, write_npy_f64, write_npy_i64};
 
 /// Errors of the file layer. Each variant names the file it concerns.

@@ -11,7 +11,7 @@ use super::run_dir::RunDir;
 use super::session::{Session, Splits, TrainError};
 use crate::config::{Config, ConfigError, Overrides};
 use crate::data::DataError;
-use crate::io::{IoError, write_npy_f64, write_npy_i64};
+use crate::io::{IoError, remove_stale_temporaries, write_npy_f64, write_npy_i64};
 use crate::tensors::TensorError;
 
 /// Why a run failed.
@@ -88,6 +88,12 @@ pub fn resume(dir: &RunDir, from: Option<usize>, until: Option<usize>) -> Result
     {
         config = config.with_overrides(Overrides { epochs: Some(total), seed: None })?;
         dir.write(&dir.config(), config.to_yaml().as_bytes())?;
+    }
+    // A run killed while writing leaves temporary files beside the intact ones; clear them up.
+    let stale = remove_stale_temporaries(&dir.root)
+        + dir.saved_epochs().into_iter().map(|e| remove_stale_temporaries(&dir.epoch(e))).sum::<usize>();
+    if stale > 0 {
+        info!(files = stale, "removed temporary files of an interrupted write");
     }
     let path = match from {
         Some(e) => dir.snapshot_state(e),
