@@ -1,5 +1,6 @@
 //! FPGA -> host messages (spec §2.2): 64 or 80 bits each, packed back to back into the word stream.
 
+use crate::error::MessageError;
 use crate::label::SpikeLabel;
 use crate::to_fpga::Loopback;
 
@@ -12,6 +13,7 @@ pub struct Pack<T> {
 
 impl<T: Copy + Default> Pack<T> {
     /// A pack of 1 to 3 elements; None otherwise.
+    #[inline]
     pub fn new(items: &[T]) -> Option<Pack<T>> {
         if items.is_empty() || items.len() > 3 {
             return None;
@@ -22,38 +24,83 @@ impl<T: Copy + Default> Pack<T> {
     }
 
     /// The elements.
+    #[inline]
     pub fn items(&self) -> &[T] {
         &self.items[..usize::from(self.len)]
     }
 }
 
-/// A spike recorded by the FPGA: its label and the low 8 bits of its time stamp.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct SpikeEvent {
+/// A spike recorded by the FPGA: its label and the low 8 bits of its time stamp, kept as the 24-bit wire element
+/// (`[23:16]` time stamp, `[15:0]` label).
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct SpikeEvent(u32);
+
+impl SpikeEvent {
+    /// A recorded spike.
+    #[inline]
+    pub fn new(timestamp: u8, label: SpikeLabel) -> Self {
+        SpikeEvent(u32::from(timestamp) << 16 | u32::from(label.0))
+    }
+
     /// Time stamp bits (reconstructed into a full time by the response decoder).
-    pub timestamp: u8,
+    #[inline]
+    pub fn timestamp(self) -> u8 {
+        (self.0 >> 16) as u8
+    }
+
     /// The spike's label.
-    pub label: SpikeLabel,
+    #[inline]
+    pub fn label(self) -> SpikeLabel {
+        SpikeLabel(self.0 as u16)
+    }
 }
 
-/// A MADC sample: time stamp and the 14-bit value field ([9:0] sample, [10] channel, [13:11] unused).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct MadcSample {
-    /// Time stamp bits.
-    pub timestamp: u8,
-    /// The value field (14 bits).
-    pub field: u16,
+impl std::fmt::Debug for SpikeEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpikeEvent").field("timestamp", &self.timestamp()).field("label", &self.label()).finish()
+    }
 }
+
+/// A MADC sample: time stamp and the 16-bit value field, of which 14 bits are defined ([9:0] sample, [10]
+/// channel, [13:11] unused); kept as the 24-bit wire element.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct MadcSample(u32);
 
 impl MadcSample {
+    /// A sample (a field above 14 bits makes the message invalid).
+    #[inline]
+    pub fn new(timestamp: u8, field: u16) -> Self {
+        MadcSample(u32::from(timestamp) << 16 | u32::from(field))
+    }
+
+    /// Time stamp bits.
+    #[inline]
+    pub fn timestamp(self) -> u8 {
+        (self.0 >> 16) as u8
+    }
+
+    /// The value field.
+    #[inline]
+    pub fn field(self) -> u16 {
+        self.0 as u16
+    }
+
     /// The 10-bit sample.
-    pub fn value(&self) -> u16 {
-        self.field & 0x3FF
+    #[inline]
+    pub fn value(self) -> u16 {
+        self.field() & 0x3FF
     }
 
     /// The multiplexer channel (0 or 1).
-    pub fn channel(&self) -> u8 {
-        (self.field >> 10 & 1) as u8
+    #[inline]
+    pub fn channel(self) -> u8 {
+        (self.field() >> 10 & 1) as u8
+    }
+}
+
+impl std::fmt::Debug for MadcSample {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MadcSample").field("timestamp", &self.timestamp()).field("field", &self.field()).finish()
     }
 }
 
@@ -107,9 +154,21 @@ pub const NAMES: [&str; 13] = [
 /// Payload widths by header value.
 const PAYLOAD_BITS: [u32; 13] = [33, 32, 1, 8, 45, 43, 8, 24, 48, 72, 24, 48, 72];
 
+/// Message widths by header value.
+const MESSAGE_BITS: [u32; 13] = {
+    let mut widths = [0; 13];
+    let mut i = 0;
+    while i < 13 {
+        widths[i] = message_bits(PAYLOAD_BITS[i]);
+        i += 1;
+    }
+    widths
+};
+
 /// Width of a message with `payload_bits`: 8-bit header plus payload, rounded up to bytes, at least 64 bits.
-pub fn message_bits(payload_bits: u32) -> u32 {
-    (8 * (8 + payload_bits).div_ceil(8)).max(64)
+pub const fn message_bits(payload_bits: u32) -> u32 {
+    let bits = 8 * (8 + payload_bits).div_ceil(8);
+    if bits > 64 { bits } else { 64 }
 }
 
 fn mask(bits: u32) -> u128 {
@@ -118,6 +177,7 @@ fn mask(bits: u32) -> u128 {
 
 impl FromFpga {
     /// The header value.
+    #[inline]
     pub fn header(&self) -> u8 {
         match self {
             FromFpga::JtagData(_) => 0,
@@ -133,25 +193,32 @@ impl FromFpga {
     }
 
     /// Payload width in bits.
+    #[inline]
     pub fn payload_bits(&self) -> u32 {
         PAYLOAD_BITS[usize::from(self.header())]
     }
 
     /// Message width in bits (64 or 80).
+    #[inline]
     pub fn bits(&self) -> u32 {
         message_bits(self.payload_bits())
     }
 
     /// Checks field ranges that the types do not enforce.
-    pub fn validate(&self) -> Result<(), String> {
+    #[inline]
+    pub fn validate(&self) -> Result<(), MessageError> {
+        let out = |field, value: u64, range| Err(MessageError::OutOfRange { field, value, range });
         match *self {
-            FromFpga::JtagData(d) if d >> 33 != 0 => Err(format!("jtag data 0x{d:x} exceeds 33 bits")),
-            FromFpga::TimeoutNotification { stalls, reads_in_flight, .. } if stalls > 127 || reads_in_flight > 63 => {
-                Err(format!("timeout notification fields out of range: stalls {stalls}, reads {reads_in_flight}"))
+            FromFpga::JtagData(d) if d >> 33 != 0 => out("jtag data", d, "33 bits"),
+            FromFpga::TimeoutNotification { stalls, .. } if stalls > 127 => {
+                out("timeout stalls", stalls.into(), "7 bits")
             }
-            FromFpga::Systime(t) if t >> 43 != 0 => Err(format!("systime 0x{t:x} exceeds 43 bits")),
-            FromFpga::Madc(p) => match p.items().iter().find(|s| s.field >> 14 != 0) {
-                Some(s) => Err(format!("MADC value field 0x{:x} exceeds 14 bits", s.field)),
+            FromFpga::TimeoutNotification { reads_in_flight, .. } if reads_in_flight > 63 => {
+                out("timeout reads in flight", reads_in_flight.into(), "6 bits")
+            }
+            FromFpga::Systime(t) if t >> 43 != 0 => out("systime", t, "43 bits"),
+            FromFpga::Madc(p) => match p.items().iter().find(|s| s.field() >> 14 != 0) {
+                Some(s) => out("MADC value field", s.field().into(), "14 bits"),
                 None => Ok(()),
             },
             _ => Ok(()),
@@ -159,6 +226,7 @@ impl FromFpga {
     }
 
     /// The payload, right-aligned.
+    #[inline]
     pub fn payload(&self) -> u128 {
         let pack = |elements: &mut dyn Iterator<Item = u128>| elements.fold(0u128, |acc, e| acc << 24 | e);
         match *self {
@@ -171,38 +239,38 @@ impl FromFpga {
             }
             FromFpga::Systime(t) => u128::from(t) & mask(43),
             FromFpga::Sysdelta(d) => u128::from(d),
-            FromFpga::Madc(p) => {
-                pack(&mut p.items().iter().map(|s| u128::from(s.timestamp) << 16 | u128::from(s.field & 0x3FFF)))
-            }
-            FromFpga::Spikes(p) => {
-                pack(&mut p.items().iter().map(|s| u128::from(s.timestamp) << 16 | u128::from(s.label.0)))
-            }
+            FromFpga::Madc(p) => pack(&mut p.items().iter().map(|s| u128::from(s.0 & 0xFF_3FFF))),
+            FromFpga::Spikes(p) => pack(&mut p.items().iter().map(|s| u128::from(s.0))),
         }
     }
 
     /// The whole message, right-aligned in `bits()` bits: header at the top, payload at the bottom.
+    #[inline]
     pub fn to_bits(&self) -> u128 {
         u128::from(self.header()) << (self.bits() - 8) | self.payload()
     }
 
     /// Width in bits of the message with this header, or None for an unknown header.
+    #[inline]
     pub fn bits_for_header(header: u8) -> Option<u32> {
-        PAYLOAD_BITS.get(usize::from(header)).map(|&b| message_bits(b))
+        MESSAGE_BITS.get(usize::from(header)).copied()
     }
 
     /// Decodes a whole message (right-aligned, `bits_for_header` bits). The bits between header and payload
     /// and the unused bits of the payload must be zero, so that decoding and encoding round-trip exactly.
-    pub fn from_bits(header: u8, message: u128) -> Result<FromFpga, String> {
+    #[inline]
+    pub fn from_bits(header: u8, message: u128) -> Result<FromFpga, MessageError> {
         let (Some(&payload_bits), Some(width)) = (PAYLOAD_BITS.get(usize::from(header)), Self::bits_for_header(header))
         else {
-            return Err(format!("unknown message header {header}"));
+            return Err(MessageError::UnknownHeader { kind: "message", header });
         };
         let between = message & mask(width - 8) & !mask(payload_bits);
         if between != 0 {
-            return Err(format!("{}: bits between header and payload are set", NAMES[usize::from(header)]));
+            return Err(MessageError::OutsidePayload { name: NAMES[usize::from(header)], bits: payload_bits });
         }
         let p = message & mask(payload_bits);
-        let unpack = |n: usize| -> Vec<u32> { (0..n).map(|i| (p >> (24 * (n - 1 - i)) & 0xFF_FFFF) as u32).collect() };
+        // Element i of n sits at bits [24(n-i)-1 : 24(n-i-1)], the first element in the most significant slot.
+        let element = |n: usize, i: usize| (p >> (24 * (n - 1 - i)) & 0xFF_FFFF) as u32;
         let message = match header {
             0 => FromFpga::JtagData(p as u64),
             1 => FromFpga::OmnibusData(p as u32),
@@ -216,18 +284,22 @@ impl FromFpga {
             5 => FromFpga::Systime(p as u64),
             6 => FromFpga::Sysdelta(p as u8),
             7..=9 => {
-                let samples: Vec<MadcSample> = unpack(usize::from(header) - 6)
-                    .into_iter()
-                    .map(|e| MadcSample { timestamp: (e >> 16) as u8, field: e as u16 })
-                    .collect();
-                FromFpga::Madc(Pack::new(&samples).ok_or("empty pack")?)
+                let n = usize::from(header) - 6;
+                let mut items = [MadcSample::default(); 3];
+                for (i, item) in items.iter_mut().enumerate().take(n) {
+                    let e = element(n, i);
+                    *item = MadcSample(e);
+                }
+                FromFpga::Madc(Pack { items, len: n as u8 })
             }
             _ => {
-                let spikes: Vec<SpikeEvent> = unpack(usize::from(header) - 9)
-                    .into_iter()
-                    .map(|e| SpikeEvent { timestamp: (e >> 16) as u8, label: SpikeLabel(e as u16) })
-                    .collect();
-                FromFpga::Spikes(Pack::new(&spikes).ok_or("empty pack")?)
+                let n = usize::from(header) - 9;
+                let mut items = [SpikeEvent::default(); 3];
+                for (i, item) in items.iter_mut().enumerate().take(n) {
+                    let e = element(n, i);
+                    *item = SpikeEvent(e);
+                }
+                FromFpga::Spikes(Pack { items, len: n as u8 })
             }
         };
         message.validate()?;

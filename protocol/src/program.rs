@@ -256,14 +256,14 @@ impl ResponseDecoder {
                     return Err(ResponseError::Timeout { instruction, reads_in_flight });
                 }
                 FromFpga::Spikes(pack) => r.spikes.extend(pack.items().iter().map(|s| RecordedSpike {
-                    label: s.label,
-                    chip_time: reconstruct_time(self.time, s.timestamp),
+                    label: s.label(),
+                    chip_time: reconstruct_time(self.time, s.timestamp()),
                     fpga_time: self.time,
                 })),
                 FromFpga::Madc(pack) => r.samples.extend(pack.items().iter().map(|s| RecordedSample {
                     value: s.value(),
                     channel: s.channel(),
-                    chip_time: reconstruct_time(self.time, s.timestamp),
+                    chip_time: reconstruct_time(self.time, s.timestamp()),
                     fpga_time: self.time,
                 })),
             }
@@ -341,7 +341,7 @@ mod tests {
         let t0 = b.read(0x10);
         let t1 = b.read(0x20);
         let program = b.build();
-        let spike = |ts: u8, label| SpikeEvent { timestamp: ts, label: SpikeLabel(label) };
+        let spike = |ts: u8, label| SpikeEvent::new(ts, SpikeLabel(label));
         let items = [
             Item::Message(FromFpga::Systime(500)),
             Item::Message(FromFpga::OmnibusData(7)),

@@ -37,24 +37,23 @@ pub fn encode_to_fpga(items: &[Item<ToFpga>]) -> Vec<u64> {
 
 /// Decodes a to-FPGA stream.
 pub fn decode_to_fpga(words: &[u64]) -> Result<Vec<Item<ToFpga>>, DecodeError> {
-    words
-        .iter()
-        .enumerate()
-        .map(|(i, &w)| {
-            if w >> 63 == 1 {
-                Ok(Item::Filler(w))
-            } else {
-                ToFpga::decode(w).map(Item::Message).map_err(|reason| DecodeError::at(i, reason))
-            }
-        })
-        .collect()
+    let mut items = Vec::with_capacity(words.len());
+    for (i, &w) in words.iter().enumerate() {
+        items.push(if w >> 63 == 1 {
+            Item::Filler(w)
+        } else {
+            Item::Message(ToFpga::decode(w).map_err(|e| DecodeError::at(i, e.to_string()))?)
+        });
+    }
+    Ok(items)
 }
 
 /// Packs from-FPGA messages into words, most significant bit first.
 #[derive(Debug, Default)]
 pub struct FromFpgaEncoder {
     words: Vec<u64>,
-    current: u64,
+    /// Pending bits of the current word, right-aligned (`used` < 64 of them).
+    pending: u128,
     used: u32,
 }
 
@@ -64,33 +63,33 @@ impl FromFpgaEncoder {
         Self::default()
     }
 
-    fn push_bits(&mut self, value: u128, mut bits: u32) {
-        while bits > 0 {
-            let take = bits.min(64 - self.used);
-            let chunk = (value >> (bits - take)) as u64 & if take == 64 { u64::MAX } else { (1u64 << take) - 1 };
-            self.current |= if take == 64 { chunk } else { chunk << (64 - self.used - take) };
-            self.used += take;
-            bits -= take;
-            if self.used == 64 {
-                self.words.push(self.current);
-                self.current = 0;
-                self.used = 0;
-            }
+    /// Appends `bits` (<= 64) bits.
+    #[inline]
+    fn push_bits(&mut self, value: u64, bits: u32) {
+        self.pending = self.pending << bits | u128::from(value);
+        self.used += bits;
+        if self.used >= 64 {
+            self.used -= 64;
+            self.words.push((self.pending >> self.used) as u64);
+            self.pending &= (1u128 << self.used) - 1;
         }
     }
 
     /// Appends a message.
+    #[inline]
     pub fn message(&mut self, m: &FromFpga) {
-        self.push_bits(m.to_bits(), m.bits());
+        let (bits, width) = (m.to_bits(), m.bits());
+        if width > 64 {
+            self.push_bits((bits >> 64) as u64, width - 64);
+        }
+        self.push_bits(bits as u64, width.min(64));
     }
 
     /// Ends the current word: the bit after the last message is set and the rest zero-filled.
     pub fn flush(&mut self) {
         if self.used > 0 {
-            self.current |= 1u64 << (63 - self.used);
-            self.words.push(self.current);
-            self.current = 0;
-            self.used = 0;
+            let fill = 64 - self.used;
+            self.push_bits(1u64 << (fill - 1), fill);
         }
     }
 
@@ -104,6 +103,11 @@ impl FromFpgaEncoder {
                 self.words.push(*w | 1 << 63);
             }
         }
+    }
+
+    /// Reserves room for `words` more words.
+    pub fn reserve(&mut self, words: usize) {
+        self.words.reserve(words);
     }
 
     /// The words so far, flushing a partly filled last word.
@@ -121,6 +125,7 @@ impl FromFpgaEncoder {
 /// Encodes a from-FPGA stream (the last word is flushed).
 pub fn encode_from_fpga(items: &[Item<FromFpga>]) -> Vec<u64> {
     let mut encoder = FromFpgaEncoder::new();
+    encoder.reserve(items.len() * 5 / 4 + 1);
     for item in items {
         encoder.item(item);
     }
@@ -130,9 +135,11 @@ pub fn encode_from_fpga(items: &[Item<FromFpga>]) -> Vec<u64> {
 /// Decodes from-FPGA words as they arrive; messages may span calls.
 #[derive(Debug, Default)]
 pub struct FromFpgaDecoder {
-    /// Words not fully consumed yet.
+    /// Words not fully consumed yet (from index `pos` on).
     words: Vec<u64>,
-    /// Bit position inside `words[0]`.
+    /// First unconsumed word in `words`.
+    pos: usize,
+    /// Bit position inside `words[pos]`.
     bit: u32,
     /// Stream index of `words[0]`.
     first_word: usize,
@@ -144,83 +151,94 @@ impl FromFpgaDecoder {
         Self::default()
     }
 
-    fn available_bits(&self) -> usize {
-        self.words.len() * 64 - self.bit as usize
-    }
-
-    /// Reads `bits` (<= 128) bits at the cursor without consuming them.
+    /// Reads `bits` (<= 128) bits at the cursor without consuming them; they must be available. An 80-bit
+    /// message that starts late in a word spans three words.
+    #[inline]
     fn peek(&self, bits: u32) -> u128 {
-        let mut value = 0u128;
-        let (mut word, mut bit, mut left) = (0usize, self.bit, bits);
-        while left > 0 {
-            let take = left.min(64 - bit);
-            let chunk = (self.words[word] << bit) >> (64 - take);
+        let first = self.words[self.pos] << self.bit;
+        let in_first = 64 - self.bit;
+        if bits <= in_first {
+            return u128::from(first >> (64 - bits));
+        }
+        let mut value = u128::from(first >> self.bit);
+        let mut have = in_first;
+        let mut next = self.pos + 1;
+        while have < bits {
+            let take = (bits - have).min(64);
+            let chunk = if take == 64 { self.words[next] } else { self.words[next] >> (64 - take) };
             value = value << take | u128::from(chunk);
-            left -= take;
-            bit += take;
-            if bit == 64 {
-                word += 1;
-                bit = 0;
-            }
+            have += take;
+            next += 1;
         }
         value
     }
 
+    #[inline]
     fn advance(&mut self, bits: u32) {
         let total = self.bit + bits;
-        let whole = (total / 64) as usize;
-        self.words.drain(..whole);
-        self.first_word += whole;
+        self.pos += (total / 64) as usize;
         self.bit = total % 64;
+    }
+
+    /// Feeds words and appends every item they complete to `out`.
+    pub fn push_into(&mut self, words: &[u64], out: &mut Vec<Item<FromFpga>>) -> Result<(), DecodeError> {
+        self.words.extend_from_slice(words);
+        let result = self.decode_available(out);
+        // Drop the consumed words once per call (not per message).
+        self.words.drain(..self.pos);
+        self.first_word += self.pos;
+        self.pos = 0;
+        result
+    }
+
+    fn decode_available(&mut self, out: &mut Vec<Item<FromFpga>>) -> Result<(), DecodeError> {
+        while self.pos < self.words.len() {
+            let at = self.first_word + self.pos;
+            let word = self.words[self.pos];
+            if self.bit == 0 && word >> 63 == 1 {
+                out.push(Item::Filler(word));
+                self.pos += 1;
+                continue;
+            }
+            if self.bit > 0 && word << self.bit >> 63 == 1 {
+                // A flush: the rest of the word after the marker bit must be zero.
+                if self.bit < 63 && word << (self.bit + 1) != 0 {
+                    return Err(DecodeError::at(at, "non-zero bits after the flush marker"));
+                }
+                out.push(Item::Flush);
+                self.pos += 1;
+                self.bit = 0;
+                continue;
+            }
+            let header = (word << self.bit >> 56) as u8;
+            let Some(width) = FromFpga::bits_for_header(header) else {
+                return Err(DecodeError::at(at, format!("unknown message header {header}")));
+            };
+            let available = (self.words.len() - self.pos) * 64 - self.bit as usize;
+            if available < width as usize {
+                break;
+            }
+            let message =
+                FromFpga::from_bits(header, self.peek(width)).map_err(|e| DecodeError::at(at, e.to_string()))?;
+            out.push(Item::Message(message));
+            self.advance(width);
+        }
+        Ok(())
     }
 
     /// Feeds words; returns every item completed by them.
     pub fn push(&mut self, words: &[u64]) -> Result<Vec<Item<FromFpga>>, DecodeError> {
-        self.words.extend_from_slice(words);
         let mut items = Vec::new();
-        while !self.words.is_empty() {
-            let at = self.first_word;
-            if self.bit == 0 && self.words[0] >> 63 == 1 {
-                items.push(Item::Filler(self.words[0]));
-                self.advance(64);
-                continue;
-            }
-            if self.bit > 0 && self.words[0] << self.bit >> 63 == 1 {
-                // A flush: the rest of the word after the marker bit must be zero.
-                let rest = self.words[0] << (self.bit + 1);
-                if self.bit < 63 && rest != 0 {
-                    return Err(DecodeError::at(at, "non-zero bits after the flush marker"));
-                }
-                items.push(Item::Flush);
-                self.advance(64 - self.bit);
-                continue;
-            }
-            let header = (self.words[0] << self.bit >> 56) as u8;
-            let Some(width) = FromFpga::bits_for_header(header) else {
-                return Err(DecodeError::at(at, format!("unknown message header {header}")));
-            };
-            if self.available_bits() < width as usize {
-                break;
-            }
-            let message =
-                FromFpga::from_bits(header, self.peek(width)).map_err(|reason| DecodeError::at(at, reason))?;
-            items.push(Item::Message(message));
-            self.advance(width);
-        }
+        self.push_into(words, &mut items)?;
         Ok(items)
-    }
-
-    /// Whether the decoder is between messages (nothing partial pending).
-    pub fn is_idle(&self) -> bool {
-        self.words.is_empty() || (self.bit > 0 && self.words.len() == 1 && self.words[0] << self.bit == 0)
     }
 
     /// Ends the stream: an error if it stops inside a message.
     pub fn finish(self) -> Result<(), DecodeError> {
-        if self.words.is_empty() {
+        if self.words.len() == self.pos {
             Ok(())
         } else {
-            Err(DecodeError::at(self.first_word, "the stream ends inside a message"))
+            Err(DecodeError::at(self.first_word + self.pos, "the stream ends inside a message"))
         }
     }
 }
@@ -240,7 +258,7 @@ mod tests {
     use crate::label::SpikeLabel;
 
     fn spike(label: u16, timestamp: u8) -> SpikeEvent {
-        SpikeEvent { timestamp, label: SpikeLabel(label) }
+        SpikeEvent::new(timestamp, SpikeLabel(label))
     }
 
     /// Spec §2.2: a SpikePack3 straddling two words, a Sysdelta, then a flush.
@@ -271,7 +289,7 @@ mod tests {
         decoder.finish().unwrap();
         assert_eq!(decode_from_fpga(&words[..2]).unwrap_err().word, 1);
         assert!(decode_from_fpga(&[0x0D00_0000_0000_0000]).unwrap_err().reason.contains("unknown message header 13"));
-        assert!(decode_from_fpga(&[0x0A00_0100_0000_0000]).unwrap_err().reason.contains("between header and payload"));
+        assert!(decode_from_fpga(&[0x0A00_0100_0000_0000]).unwrap_err().reason.contains("outside the 24-bit payload"));
         let garbage_after_flush = [0x0C10_0123_1145_6712, 0x89AB_8000_0000_0001];
         assert!(decode_from_fpga(&garbage_after_flush).unwrap_err().reason.contains("after the flush marker"));
         assert_eq!(decode_from_fpga(&[0x0C10_0123_1145_6712, 0x89AB_8000_0000_0000]).unwrap()[1], Item::Flush);

@@ -78,14 +78,14 @@ pub fn format_from_fpga(item: &Item<FromFpga>) -> String {
         FromFpga::Madc(p) => {
             let mut s = name.to_string();
             for e in p.items() {
-                let _ = write!(s, " 0x{:02x}:0x{:04x}", e.timestamp, e.field);
+                let _ = write!(s, " 0x{:02x}:0x{:04x}", e.timestamp(), e.field());
             }
             s
         }
         FromFpga::Spikes(p) => {
             let mut s = name.to_string();
             for e in p.items() {
-                let _ = write!(s, " 0x{:02x}:0x{:04x}", e.timestamp, e.label.0);
+                let _ = write!(s, " 0x{:02x}:0x{:04x}", e.timestamp(), e.label().0);
             }
             s
         }
@@ -198,7 +198,7 @@ pub fn parse_to_fpga(line: &str) -> Result<Item<ToFpga>, String> {
         }
         other => return Err(format!("unknown instruction {other:?}")),
     };
-    message.validate()?;
+    message.validate().map_err(|e| e.to_string())?;
     Ok(Item::Message(message))
 }
 
@@ -246,19 +246,19 @@ pub fn parse_from_fpga(line: &str) -> Result<Item<FromFpga>, String> {
         "sysdelta" => FromFpga::Sysdelta(bounded(args(1)?[0], "delta")?),
         "madc_pack1" | "madc_pack2" | "madc_pack3" => {
             let samples: Vec<MadcSample> =
-                pairs(rest, name)?.into_iter().map(|(timestamp, field)| MadcSample { timestamp, field }).collect();
+                pairs(rest, name)?.into_iter().map(|(timestamp, field)| MadcSample::new(timestamp, field)).collect();
             FromFpga::Madc(Pack::new(&samples).ok_or("a pack holds 1 to 3 elements")?)
         }
         "spike_pack1" | "spike_pack2" | "spike_pack3" => {
             let spikes: Vec<SpikeEvent> = pairs(rest, name)?
                 .into_iter()
-                .map(|(timestamp, l)| SpikeEvent { timestamp, label: SpikeLabel(l) })
+                .map(|(timestamp, l)| SpikeEvent::new(timestamp, SpikeLabel(l)))
                 .collect();
             FromFpga::Spikes(Pack::new(&spikes).ok_or("a pack holds 1 to 3 elements")?)
         }
         other => return Err(format!("unknown message {other:?}")),
     };
-    message.validate()?;
+    message.validate().map_err(|e| e.to_string())?;
     Ok(Item::Message(message))
 }
 

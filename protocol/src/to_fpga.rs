@@ -1,6 +1,7 @@
 //! Host -> FPGA instructions (spec §2.2): one 64-bit word each, header (the instruction's index in the
 //! dictionary) in bits [63:56], payload right-aligned, zeros between.
 
+use crate::error::MessageError;
 use crate::label::SpikeLabel;
 
 /// A loopback: the end of a program (halt), or a marker echoed back (tick).
@@ -13,6 +14,7 @@ pub enum Loopback {
 }
 
 impl Loopback {
+    #[inline]
     pub(crate) fn bit(self) -> u64 {
         match self {
             Loopback::Halt => 0,
@@ -20,6 +22,7 @@ impl Loopback {
         }
     }
 
+    #[inline]
     pub(crate) fn from_bit(bit: u64) -> Loopback {
         if bit == 0 { Loopback::Halt } else { Loopback::Tick }
     }
@@ -105,6 +108,7 @@ fn mask(bits: u32) -> u64 {
 
 impl ToFpga {
     /// The header value (index in the to-FPGA dictionary).
+    #[inline]
     pub fn header(&self) -> u8 {
         match self {
             ToFpga::JtagInit => 0,
@@ -127,27 +131,25 @@ impl ToFpga {
     }
 
     /// Checks field ranges that the types do not enforce.
-    pub fn validate(&self) -> Result<(), String> {
+    #[inline]
+    pub fn validate(&self) -> Result<(), MessageError> {
+        let out = |field, value: u64, range| Err(MessageError::OutOfRange { field, value, range });
         match *self {
-            ToFpga::JtagIns(i) if i > 127 => Err(format!("jtag instruction {i} exceeds 7 bits")),
-            ToFpga::JtagData { num_bits, data, .. } => {
-                if !(3..=33).contains(&num_bits) {
-                    Err(format!("jtag data: {num_bits} bits to shift, must be 3..=33"))
-                } else if data >> 33 != 0 {
-                    Err(format!("jtag data 0x{data:x} exceeds 33 bits"))
-                } else {
-                    Ok(())
-                }
+            ToFpga::JtagIns(i) if i > 127 => out("jtag instruction", i.into(), "7 bits"),
+            ToFpga::JtagData { num_bits, .. } if !(3..=33).contains(&num_bits) => {
+                out("jtag bits to shift", num_bits.into(), "3..=33")
             }
-            ToFpga::Barrier(b) if b > 31 => Err(format!("barrier mask {b} exceeds 5 bits")),
+            ToFpga::JtagData { data, .. } if data >> 33 != 0 => out("jtag data", data, "33 bits"),
+            ToFpga::Barrier(b) if b > 31 => out("barrier mask", b.into(), "5 bits"),
             ToFpga::OmnibusAddress { byte_enables, .. } if byte_enables > 15 => {
-                Err(format!("byte enables {byte_enables} exceed 4 bits"))
+                out("byte enables", byte_enables.into(), "4 bits")
             }
             _ => Ok(()),
         }
     }
 
     /// The 64-bit word. Fields out of range are masked; use [`ToFpga::validate`] to catch them.
+    #[inline]
     pub fn encode(&self) -> u64 {
         let payload: u64 = match *self {
             ToFpga::JtagInit | ToFpga::TimerSetup => 0,
@@ -173,20 +175,18 @@ impl ToFpga {
 
     /// Decodes one word. Bits outside the payload (between header and payload) and reserved payload bits
     /// must be zero, so that `decode(w).encode() == w` for every word accepted.
-    pub fn decode(word: u64) -> Result<ToFpga, String> {
+    #[inline]
+    pub fn decode(word: u64) -> Result<ToFpga, MessageError> {
         let header = (word >> 56) as u8;
         if header & 0x80 != 0 {
-            return Err(format!("0x{word:016x} is a filler word, not an instruction"));
+            return Err(MessageError::Filler(word));
         }
         let Some(&bits) = PAYLOAD_BITS.get(usize::from(header)) else {
-            return Err(format!("unknown instruction header {header}"));
+            return Err(MessageError::UnknownHeader { kind: "instruction", header });
         };
         let payload = word & mask(56);
         if payload & !mask(bits) != 0 {
-            return Err(format!(
-                "{}: bits above the {bits}-bit payload are set in 0x{word:016x}",
-                NAMES[usize::from(header)]
-            ));
+            return Err(MessageError::OutsidePayload { name: NAMES[usize::from(header)], bits });
         }
         let label = |shift: u32| SpikeLabel((payload >> shift) as u16);
         let message = match header {
@@ -195,7 +195,7 @@ impl ToFpga {
             2 => ToFpga::JtagIns(payload as u8),
             3 => {
                 if payload & (0x7F << 49 | 0x7F << 33) != 0 {
-                    return Err(format!("jtag_data: reserved bits set in 0x{word:016x}"));
+                    return Err(MessageError::Reserved { name: "jtag_data" });
                 }
                 ToFpga::JtagData {
                     keep_response: payload >> 48 & 1 == 1,
@@ -260,10 +260,11 @@ mod tests {
 
     #[test]
     fn bad_words_are_rejected() {
-        assert!(ToFpga::decode(0x0500_0001_0000_0000).unwrap_err().contains("above the 32-bit payload"));
-        assert!(ToFpga::decode(0x1000_0000_0000_0000).unwrap_err().contains("unknown instruction header 16"));
-        assert!(ToFpga::decode(0x8000_0000_0000_0000).unwrap_err().contains("filler"));
-        assert!(ToFpga::decode(0x0300_0002_0000_0000).unwrap_err().contains("reserved"));
-        assert!(ToFpga::decode(0x0300_0001_0000_0000).unwrap_err().contains("3..=33"));
+        let error = |w: u64| ToFpga::decode(w).unwrap_err().to_string();
+        assert!(error(0x0500_0001_0000_0000).contains("outside the 32-bit payload"));
+        assert!(error(0x1000_0000_0000_0000).contains("unknown instruction header 16"));
+        assert!(error(0x8000_0000_0000_0000).contains("filler"));
+        assert!(error(0x0300_0002_0000_0000).contains("reserved"));
+        assert!(error(0x0300_0001_0000_0000).contains("3..=33"));
     }
 }

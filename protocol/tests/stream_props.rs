@@ -44,8 +44,8 @@ fn to_fpga() -> impl Strategy<Value = ToFpga> {
 }
 
 fn from_fpga() -> impl Strategy<Value = FromFpga> {
-    let spike = (any::<u8>(), label()).prop_map(|(timestamp, label)| SpikeEvent { timestamp, label });
-    let sample = (any::<u8>(), 0u16..(1 << 14)).prop_map(|(timestamp, field)| MadcSample { timestamp, field });
+    let spike = (any::<u8>(), label()).prop_map(|(timestamp, label)| SpikeEvent::new(timestamp, label));
+    let sample = (any::<u8>(), 0u16..(1 << 14)).prop_map(|(timestamp, field)| MadcSample::new(timestamp, field));
     prop_oneof![
         (0u64..(1 << 33)).prop_map(FromFpga::JtagData),
         any::<u32>().prop_map(FromFpga::OmnibusData),
