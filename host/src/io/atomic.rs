@@ -101,6 +101,21 @@ fn sync_dir(dir: &Path) {
     let _ = dir;
 }
 
+/// Removes temporary files that [`write_atomic`] left in `dir` when its process was killed mid-write
+/// (`.<name>.<pid>.<n>.tmp`). The files they were meant to replace are intact. Returns how many were removed.
+pub fn remove_stale_temporaries(dir: &Path) -> usize {
+    let Ok(entries) = fs::read_dir(dir) else { return 0 };
+    entries
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with('.') && name.ends_with(".tmp") && name.matches('.').count() >= 4
+        })
+        .filter(|e| fs::remove_file(e.path()).is_ok())
+        .count()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,19 +186,4 @@ mod tests {
         let err = write_atomic(Path::new(".."), b"x").expect_err("must fail");
         assert!(matches!(err, IoError::InvalidPath { .. }), "{err:?}");
     }
-}
-
-/// Removes temporary files that [`write_atomic`] left in `dir` when its process was killed mid-write
-/// (`.<name>.<pid>.<n>.tmp`). The files they were meant to replace are intact. Returns how many were removed.
-pub fn remove_stale_temporaries(dir: &Path) -> usize {
-    let Ok(entries) = fs::read_dir(dir) else { return 0 };
-    entries
-        .flatten()
-        .filter(|e| {
-            let name = e.file_name();
-            let name = name.to_string_lossy();
-            name.starts_with('.') && name.ends_with(".tmp") && name.matches('.').count() >= 4
-        })
-        .filter(|e| fs::remove_file(e.path()).is_ok())
-        .count()
 }
