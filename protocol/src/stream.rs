@@ -195,22 +195,22 @@ impl FromFpgaDecoder {
         while self.pos < self.words.len() {
             let at = self.first_word + self.pos;
             let word = self.words[self.pos];
-            if self.bit == 0 && word >> 63 == 1 {
-                out.push(Item::Filler(word));
-                self.pos += 1;
-                continue;
-            }
-            if self.bit > 0 && word << self.bit >> 63 == 1 {
-                // A flush: the rest of the word after the marker bit must be zero.
-                if self.bit < 63 && word << (self.bit + 1) != 0 {
-                    return Err(DecodeError::at(at, "non-zero bits after the flush marker"));
+            let rest = word << self.bit;
+            if rest >> 63 == 1 {
+                if self.bit == 0 {
+                    out.push(Item::Filler(word));
+                } else {
+                    // A flush: the rest of the word after the marker bit must be zero.
+                    if rest << 1 != 0 {
+                        return Err(DecodeError::at(at, "non-zero bits after the flush marker"));
+                    }
+                    out.push(Item::Flush);
+                    self.bit = 0;
                 }
-                out.push(Item::Flush);
                 self.pos += 1;
-                self.bit = 0;
                 continue;
             }
-            let header = (word << self.bit >> 56) as u8;
+            let header = (rest >> 56) as u8;
             let Some(width) = FromFpga::bits_for_header(header) else {
                 return Err(DecodeError::at(at, format!("unknown message header {header}")));
             };
