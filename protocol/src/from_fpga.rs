@@ -228,7 +228,6 @@ impl FromFpga {
     /// The payload, right-aligned.
     #[inline]
     pub fn payload(&self) -> u128 {
-        let pack = |elements: &mut dyn Iterator<Item = u128>| elements.fold(0u128, |acc, e| acc << 24 | e);
         match *self {
             FromFpga::JtagData(d) => u128::from(d) & mask(33),
             FromFpga::OmnibusData(d) => u128::from(d),
@@ -239,8 +238,8 @@ impl FromFpga {
             }
             FromFpga::Systime(t) => u128::from(t) & mask(43),
             FromFpga::Sysdelta(d) => u128::from(d),
-            FromFpga::Madc(p) => pack(&mut p.items().iter().map(|s| u128::from(s.0 & 0xFF_3FFF))),
-            FromFpga::Spikes(p) => pack(&mut p.items().iter().map(|s| u128::from(s.0))),
+            FromFpga::Madc(p) => p.items().iter().fold(0, |acc, s| acc << 24 | u128::from(s.0 & 0xFF_3FFF)),
+            FromFpga::Spikes(p) => p.items().iter().fold(0, |acc, s| acc << 24 | u128::from(s.0)),
         }
     }
 

@@ -135,14 +135,76 @@ pub fn encode_from_fpga(items: &[Item<FromFpga>]) -> Vec<u64> {
 /// Decodes from-FPGA words as they arrive; messages may span calls.
 #[derive(Debug, Default)]
 pub struct FromFpgaDecoder {
-    /// Words not fully consumed yet (from index `pos` on).
-    words: Vec<u64>,
-    /// First unconsumed word in `words`.
-    pos: usize,
-    /// Bit position inside `words[pos]`.
+    /// Words of an unfinished message (at most three), from the previous call.
+    pending: Vec<u64>,
+    /// Bit position inside `pending[0]`.
     bit: u32,
-    /// Stream index of `words[0]`.
+    /// Stream index of `pending[0]` (or of the next word if nothing is pending).
     first_word: usize,
+}
+
+/// Reads `bits` (<= 128) bits at (`pos`, `bit`); they must be available.
+#[inline]
+fn peek(words: &[u64], pos: usize, bit: u32, bits: u32) -> u128 {
+    let first = words[pos] << bit;
+    let in_first = 64 - bit;
+    if bits <= in_first {
+        return u128::from(first >> (64 - bits));
+    }
+    let mut value = u128::from(first >> bit);
+    let (mut have, mut next) = (in_first, pos + 1);
+    while have < bits {
+        let take = (bits - have).min(64);
+        let chunk = if take == 64 { words[next] } else { words[next] >> (64 - take) };
+        value = value << take | u128::from(chunk);
+        have += take;
+        next += 1;
+    }
+    value
+}
+
+/// Decodes the complete items of `words` from (`pos`, `bit`) on; returns where it stopped (at the start of an
+/// unfinished message, or the end). `first_word` is the stream index of `words[0]`, for error messages.
+fn decode_words(
+    words: &[u64],
+    mut pos: usize,
+    mut bit: u32,
+    first_word: usize,
+    out: &mut Vec<Item<FromFpga>>,
+) -> Result<(usize, u32), DecodeError> {
+    while pos < words.len() {
+        let at = first_word + pos;
+        let word = words[pos];
+        let rest = word << bit;
+        if rest >> 63 == 1 {
+            if bit == 0 {
+                out.push(Item::Filler(word));
+            } else {
+                // A flush: the rest of the word after the marker bit must be zero.
+                if rest << 1 != 0 {
+                    return Err(DecodeError::at(at, "non-zero bits after the flush marker"));
+                }
+                out.push(Item::Flush);
+                bit = 0;
+            }
+            pos += 1;
+            continue;
+        }
+        let header = (rest >> 56) as u8;
+        let Some(width) = FromFpga::bits_for_header(header) else {
+            return Err(DecodeError::at(at, format!("unknown message header {header}")));
+        };
+        if (words.len() - pos) * 64 - (bit as usize) < width as usize {
+            break;
+        }
+        let message = FromFpga::from_bits(header, peek(words, pos, bit, width))
+            .map_err(|e| DecodeError::at(at, e.to_string()))?;
+        out.push(Item::Message(message));
+        let total = bit + width;
+        pos += (total / 64) as usize;
+        bit = total % 64;
+    }
+    Ok((pos, bit))
 }
 
 impl FromFpgaDecoder {
@@ -151,78 +213,33 @@ impl FromFpgaDecoder {
         Self::default()
     }
 
-    /// Reads `bits` (<= 128) bits at the cursor without consuming them; they must be available. An 80-bit
-    /// message that starts late in a word spans three words.
-    #[inline]
-    fn peek(&self, bits: u32) -> u128 {
-        let first = self.words[self.pos] << self.bit;
-        let in_first = 64 - self.bit;
-        if bits <= in_first {
-            return u128::from(first >> (64 - bits));
-        }
-        let mut value = u128::from(first >> self.bit);
-        let mut have = in_first;
-        let mut next = self.pos + 1;
-        while have < bits {
-            let take = (bits - have).min(64);
-            let chunk = if take == 64 { self.words[next] } else { self.words[next] >> (64 - take) };
-            value = value << take | u128::from(chunk);
-            have += take;
-            next += 1;
-        }
-        value
-    }
-
-    #[inline]
-    fn advance(&mut self, bits: u32) {
-        let total = self.bit + bits;
-        self.pos += (total / 64) as usize;
-        self.bit = total % 64;
-    }
-
-    /// Feeds words and appends every item they complete to `out`.
+    /// Feeds words and appends every item they complete to `out`. The words are decoded in place; only an
+    /// unfinished message at the end is kept for the next call.
     pub fn push_into(&mut self, words: &[u64], out: &mut Vec<Item<FromFpga>>) -> Result<(), DecodeError> {
-        self.words.extend_from_slice(words);
-        let result = self.decode_available(out);
-        // Drop the consumed words once per call (not per message).
-        self.words.drain(..self.pos);
-        self.first_word += self.pos;
-        self.pos = 0;
-        result
-    }
-
-    fn decode_available(&mut self, out: &mut Vec<Item<FromFpga>>) -> Result<(), DecodeError> {
-        while self.pos < self.words.len() {
-            let at = self.first_word + self.pos;
-            let word = self.words[self.pos];
-            let rest = word << self.bit;
-            if rest >> 63 == 1 {
-                if self.bit == 0 {
-                    out.push(Item::Filler(word));
-                } else {
-                    // A flush: the rest of the word after the marker bit must be zero.
-                    if rest << 1 != 0 {
-                        return Err(DecodeError::at(at, "non-zero bits after the flush marker"));
-                    }
-                    out.push(Item::Flush);
-                    self.bit = 0;
-                }
-                self.pos += 1;
-                continue;
+        let (mut start, mut bit) = (0, self.bit);
+        if !self.pending.is_empty() {
+            // Finish the pending message with the first few new words (a message spans at most three).
+            let held = self.pending.len();
+            let borrowed = words.len().min(3);
+            self.pending.extend_from_slice(&words[..borrowed]);
+            let (pos, b) = decode_words(&self.pending, 0, self.bit, self.first_word, out)?;
+            if pos < held {
+                // Still unfinished: keep everything.
+                self.pending.extend_from_slice(&words[borrowed..]);
+                let (pos, b) = decode_words(&self.pending, pos, b, self.first_word, out)?;
+                self.pending.drain(..pos);
+                self.first_word += pos;
+                self.bit = b;
+                return Ok(());
             }
-            let header = (rest >> 56) as u8;
-            let Some(width) = FromFpga::bits_for_header(header) else {
-                return Err(DecodeError::at(at, format!("unknown message header {header}")));
-            };
-            let available = (self.words.len() - self.pos) * 64 - self.bit as usize;
-            if available < width as usize {
-                break;
-            }
-            let message =
-                FromFpga::from_bits(header, self.peek(width)).map_err(|e| DecodeError::at(at, e.to_string()))?;
-            out.push(Item::Message(message));
-            self.advance(width);
+            self.first_word += held;
+            self.pending.clear();
+            (start, bit) = (pos - held, b);
         }
+        let (pos, b) = decode_words(words, start, bit, self.first_word, out)?;
+        self.pending.extend_from_slice(&words[pos..]);
+        self.first_word += pos;
+        self.bit = b;
         Ok(())
     }
 
@@ -235,10 +252,10 @@ impl FromFpgaDecoder {
 
     /// Ends the stream: an error if it stops inside a message.
     pub fn finish(self) -> Result<(), DecodeError> {
-        if self.words.len() == self.pos {
+        if self.pending.is_empty() {
             Ok(())
         } else {
-            Err(DecodeError::at(self.first_word + self.pos, "the stream ends inside a message"))
+            Err(DecodeError::at(self.first_word, "the stream ends inside a message"))
         }
     }
 }

@@ -99,6 +99,23 @@ proptest! {
         }
     }
 
+    /// Feeding the words in arbitrary pieces decodes the same items as feeding them at once.
+    #[test]
+    fn decoding_in_pieces_equals_decoding_at_once(items in from_items(), cuts in proptest::collection::vec(0usize..6, 0..30)) {
+        let words = encode_from_fpga(&items);
+        let whole = decode_from_fpga(&words).unwrap();
+        let mut decoder = bss2_protocol::stream::FromFpgaDecoder::new();
+        let (mut pieces, mut at) = (Vec::new(), 0);
+        for cut in cuts {
+            let end = (at + cut).min(words.len());
+            pieces.extend(decoder.push(&words[at..end]).unwrap());
+            at = end;
+        }
+        pieces.extend(decoder.push(&words[at..]).unwrap());
+        decoder.finish().unwrap();
+        prop_assert_eq!(pieces, whole);
+    }
+
     /// Whatever word streams the decoders accept, they re-encode to the same words.
     #[test]
     fn accepted_word_streams_re_encode_exactly(words in proptest::collection::vec(any::<u64>(), 0..12)) {
