@@ -151,7 +151,7 @@ impl Scratch {
         let t = &self.t;
         self.order.clear();
         self.order.extend(0..t.len() as u32);
-        if t.len() > 32 {
+        if t.len() > 12 {
             self.order.sort_unstable_by(|&a, &b| t[a as usize].total_cmp(&t[b as usize]));
         }
         // Insertion sort for few inputs (and a no-op after the sort above).
