@@ -10,6 +10,8 @@ pub mod containers;
 pub mod coords;
 pub mod error;
 pub mod from_fpga;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod label;
 pub mod link;
 pub mod program;
