@@ -20,7 +20,15 @@ struct Side {
 
 fn faults() -> Faults {
     // 4 us per datagram: a whole window (128) leaves within the retransmission timeout.
-    Faults { drop: 0.10, corrupt: 0.01, duplicate: 0.02, latency_us: 40, jitter_us: 120, spacing_us: 4 }
+    Faults {
+        drop: 0.10,
+        corrupt: 0.01,
+        duplicate: 0.02,
+        latency_us: 40,
+        jitter_us: 120,
+        spacing_us: 4,
+        ..Faults::default()
+    }
 }
 
 impl Side {

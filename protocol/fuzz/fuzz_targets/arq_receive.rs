@@ -1,4 +1,8 @@
-//! `cargo fuzz run -s none arq_receive` (from protocol/fuzz).
+//! Run from protocol/fuzz (stable Rust, so no sanitizer: `-s none`; `cargo install cargo-fuzz --locked` first):
+//!     cargo fuzz run -s none arq_receive -- -runs=10000
+//! Give a scratch directory first to keep new inputs out of the committed seeds:
+//!     cargo fuzz run -s none arq_receive /tmp/fuzz-arq_receive corpus/arq_receive -- -max_total_time=60
+//! CI does not run cargo-fuzz: tests/fuzz_corpus.rs replays corpus/arq_receive/ through the same function.
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| bss2_protocol::fuzzing::arq_receive(data));

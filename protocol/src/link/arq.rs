@@ -6,6 +6,9 @@
 //!
 //! Retransmission follows sctrltp: a frame first sent at `t0` is sent again when `now - t0` reaches
 //! `transmissions x rto`, i.e. after rto, 2 rto, 3 rto, ... After `max_transmissions` the peer counts as dead.
+//! One refinement: a copy is never sent within one rto of the previous one. sctrltp's rule alone would send
+//! several copies back to back when the caller polls late (a tokio timer has 1 ms resolution, the rto is
+//! 756 us); when polled on time both rules give the same schedule.
 //! The receiver keeps frames that arrive ahead of a gap (within the window) and delivers them once the gap is
 //! filled, so one lost frame costs one retransmission, not a whole window.
 //!
@@ -75,12 +78,13 @@ struct InFlight {
     seq: u32,
     words: Vec<u64>,
     first_sent: u64,
+    last_sent: u64,
     transmissions: u32,
 }
 
 impl InFlight {
     fn resend_at(&self, rto: u64) -> u64 {
-        self.first_sent + u64::from(self.transmissions) * rto
+        (self.first_sent + u64::from(self.transmissions) * rto).max(self.last_sent + rto)
     }
 }
 
@@ -199,6 +203,7 @@ impl Arq {
                 return None;
             }
             frame.transmissions += 1;
+            frame.last_sent = now_us;
             self.ack_due = None;
             return Some(Datagram::Frame(Frame { ack, seq: frame.seq, ptype: PTYPE_UT, words: frame.words.clone() }));
         }
@@ -207,7 +212,13 @@ impl Arq {
         {
             let seq = self.next_seq;
             self.next_seq = (seq + 1) % SEQUENCE_SPACE;
-            self.in_flight.push_back(InFlight { seq, words: words.clone(), first_sent: now_us, transmissions: 1 });
+            self.in_flight.push_back(InFlight {
+                seq,
+                words: words.clone(),
+                first_sent: now_us,
+                last_sent: now_us,
+                transmissions: 1,
+            });
             self.ack_due = None;
             return Some(Datagram::Frame(Frame { ack, seq, ptype: PTYPE_UT, words }));
         }
@@ -299,6 +310,20 @@ mod tests {
         }
         assert_eq!(c.error(), Some(&ArqError::PeerDead { seq: 0, transmissions: 3 }));
     }
+
+    #[test]
+    fn a_late_poll_sends_one_copy_not_a_burst() {
+        let mut a = Arq::new(ArqConfig::default());
+        a.send(&[1]).unwrap();
+        assert!(a.poll_transmit(0).is_some());
+        // Polled 2.5 timeouts late: sctrltp's rule alone would resend twice at once.
+        assert!(a.poll_transmit(1890).is_some());
+        assert_eq!(a.poll_transmit(1890), None);
+        assert_eq!(a.next_deadline(), Some(1890 + 756));
+        // On time again, the schedule continues.
+        assert!(a.poll_transmit(2646).is_some());
+        assert_eq!(a.next_deadline(), Some(2646 + 756));
+    }
 }
 
 #[cfg(test)]
@@ -310,8 +335,15 @@ mod invariants {
     /// not received (this caught acknowledgements delayed by a whole window being taken for new ones).
     #[test]
     fn the_sender_never_believes_more_than_the_receiver_has() {
-        let faults =
-            Faults { drop: 0.10, corrupt: 0.01, duplicate: 0.02, latency_us: 40, jitter_us: 120, spacing_us: 4 };
+        let faults = Faults {
+            drop: 0.10,
+            corrupt: 0.01,
+            duplicate: 0.02,
+            latency_us: 40,
+            jitter_us: 120,
+            spacing_us: 4,
+            ..Faults::default()
+        };
         let (mut a, mut b) = (Arq::new(ArqConfig::default()), Arq::new(ArqConfig::default()));
         let mut ab = FaultyChannel::new(faults, Medium::Datagrams, 11);
         let mut ba = FaultyChannel::new(faults, Medium::Datagrams, 22);

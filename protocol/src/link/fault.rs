@@ -44,6 +44,9 @@ pub struct Faults {
     pub corrupt: f64,
     /// Probability that a datagram is delivered twice.
     pub duplicate: f64,
+    /// Probability that a datagram is held back and delivered after the next one (real transports; the
+    /// simulated channel reorders through `jitter_us` instead).
+    pub reorder: f64,
     /// Base latency (us).
     pub latency_us: u64,
     /// Extra random delay up to this (us), which reorders datagrams.

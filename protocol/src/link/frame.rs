@@ -2,8 +2,16 @@
 //! SEQ u32, PTYPE u16, LEN u16 = number of payload words) and LEN big-endian 64-bit words; a datagram of exactly
 //! 4 bytes is a pure acknowledgement.
 
+/// Dummy data (sctrltp test traffic).
+pub const PTYPE_DUMMY_DATA_0: u16 = 0x0000;
+/// Dummy data (sctrltp test traffic).
+pub const PTYPE_DUMMY_DATA_1: u16 = 0x0001;
+/// ARQ status.
+pub const PTYPE_ARQ_STATUS: u16 = 0x0002;
 /// Packet type of the UT-message word stream (hxcomm).
 pub const PTYPE_UT: u16 = 0x0010;
+/// Request from a user process to the local ARQ daemon to reset the link (first word `0x0000_0000_ABAB_ABAB`).
+pub const PTYPE_RESET_REQUEST: u16 = 0x5000;
 /// Flush.
 pub const PTYPE_FLUSH: u16 = 0x8000;
 /// Loopback.
@@ -20,6 +28,13 @@ pub const PTYPE_PERF_TEST: u16 = 0x8006;
 pub const MAX_PDU_WORDS: usize = 180;
 /// Header bytes of a frame.
 pub const HEADER_BYTES: usize = 12;
+/// The FPGA's UDP data port.
+pub const DATA_PORT: u16 = 1234;
+/// The FPGA's UDP reset port (0xAFFE).
+pub const RESET_PORT: u16 = 0xAFFE;
+/// Content of the 4-byte reset request sent to [`RESET_PORT`]; on the wire it is [`Datagram::Ack`]`(RESET_MAGIC)`,
+/// only the port tells them apart.
+pub const RESET_MAGIC: u32 = 0xABAB_ABAB;
 
 /// A data frame.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
@@ -74,7 +89,8 @@ pub enum FrameError {
 }
 
 impl Datagram {
-    /// Appends the wire bytes to `out`.
+    /// Appends the wire bytes to `out`. A frame must have at most [`MAX_PDU_WORDS`] words: a longer one gives
+    /// bytes that [`Datagram::decode`] (and the FPGA) rejects.
     pub fn encode_into(&self, out: &mut Vec<u8>) {
         match self {
             Datagram::Ack(ack) => out.extend_from_slice(&ack.to_be_bytes()),
@@ -140,6 +156,24 @@ mod tests {
         assert_eq!(Datagram::decode(&bytes), Ok(frame));
         assert_eq!(Datagram::Ack(0x0102_0304).encode(), [1, 2, 3, 4]);
         assert_eq!(Datagram::decode(&[1, 2, 3, 4]), Ok(Datagram::Ack(0x0102_0304)));
+        assert_eq!(Datagram::Ack(RESET_MAGIC).encode(), [0xAB; 4]);
+        // Hand-assembled: ACK 0x01020304, SEQ 5, flush, LEN 2, SpikePack1(0x1234) and WaitUntil(1000).
+        let golden = [
+            0x01, 0x02, 0x03, 0x04, 0x00, 0x00, 0x00, 0x05, 0x80, 0x00, 0x00, 0x02, // header
+            0x0D, 0x00, 0x00, 0x00, 0x00, 0x00, 0x12, 0x34, // word 0
+            0x05, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0xE8, // word 1
+        ];
+        let frame = Datagram::Frame(Frame {
+            ack: 0x0102_0304,
+            seq: 5,
+            ptype: PTYPE_FLUSH,
+            words: vec![0x0D00_0000_0000_1234, 0x0500_0000_0000_03E8],
+        });
+        assert_eq!(frame.encode(), golden);
+        assert_eq!(Datagram::decode(&golden), Ok(frame));
+        let empty = Datagram::Frame(Frame { ack: 255, ptype: PTYPE_LOOPBACK, ..Frame::default() });
+        assert_eq!(empty.encode(), [0, 0, 0, 0xFF, 0, 0, 0, 0, 0x80, 0x01, 0, 0]);
+        assert_eq!(Datagram::decode(&empty.encode()), Ok(empty));
     }
 
     #[test]
