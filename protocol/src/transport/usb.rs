@@ -1,0 +1,47 @@
+//! USB bulk transport (nusb): the device with a given vendor and product id, interface 0, bulk OUT endpoint
+//! 0x01 and bulk IN endpoint 0x81, used as a byte stream carrying COBS + CRC-32 frames (packet boundaries do
+//! not matter). On Linux the user needs access to the device node (a udev rule for the board's VID:PID).
+
+use nusb::transfer::{Bulk, In, Out};
+
+use super::datagram::{Transport, TransportError};
+
+/// Bulk OUT endpoint (host to device).
+pub const USB_OUT_ENDPOINT: u8 = 0x01;
+/// Bulk IN endpoint (device to host).
+pub const USB_IN_ENDPOINT: u8 = 0x81;
+/// The interface that is claimed.
+pub const USB_INTERFACE: u8 = 0;
+
+/// Bytes per USB transfer.
+const TRANSFER_BYTES: usize = 16 * 1024;
+
+pub(crate) async fn open(vid: u16, pid: u16) -> Result<Transport, TransportError> {
+    let usb_err = |reason: String| TransportError::Usb { vid, pid, reason };
+    let devices = nusb::list_devices().await.map_err(|e| {
+        usb_err(format!(
+            "no device found: the USB devices cannot be listed ({e}); this system may have no USB subsystem"
+        ))
+    })?;
+    let info = devices
+        .into_iter()
+        .find(|d| d.vendor_id() == vid && d.product_id() == pid)
+        .ok_or_else(|| usb_err("no device with this vendor and product id is connected".into()))?;
+    let device = info
+        .open()
+        .await
+        .map_err(|e| usb_err(format!("cannot open the device ({e}); check permissions (udev rule)")))?;
+    let interface = device
+        .claim_interface(USB_INTERFACE)
+        .await
+        .map_err(|e| usb_err(format!("cannot claim interface {USB_INTERFACE} ({e})")))?;
+    let out = interface.endpoint::<Bulk, Out>(USB_OUT_ENDPOINT).map_err(|e| {
+        usb_err(format!("no bulk OUT endpoint {USB_OUT_ENDPOINT:#04x} on interface {USB_INTERFACE} ({e})"))
+    })?;
+    let input = interface.endpoint::<Bulk, In>(USB_IN_ENDPOINT).map_err(|e| {
+        usb_err(format!("no bulk IN endpoint {USB_IN_ENDPOINT:#04x} on interface {USB_INTERFACE} ({e})"))
+    })?;
+    let reader = input.reader(TRANSFER_BYTES).with_num_transfers(4);
+    let writer = out.writer(TRANSFER_BYTES).with_num_transfers(4);
+    Ok(Transport::stream(reader, writer, format!("usb://{vid:04x}:{pid:04x}")))
+}
