@@ -270,12 +270,13 @@ impl FromFpga {
         let p = message & mask(payload_bits);
         if header >= 10 {
             // Recorded spikes dominate real streams; nothing to validate in them.
-            let n = usize::from(header) - 9;
-            let mut items = [SpikeEvent::default(); 3];
-            for (i, item) in items.iter_mut().enumerate().take(n) {
-                *item = SpikeEvent((p >> (24 * (n - 1 - i))) as u32 & 0xFF_FFFF);
-            }
-            return Ok(FromFpga::Spikes(Pack { items, len: n as u8 }));
+            let event = |slot: u32| SpikeEvent((p >> (24 * slot)) as u32 & 0xFF_FFFF);
+            let (items, len) = match header {
+                10 => ([event(0), SpikeEvent::default(), SpikeEvent::default()], 1),
+                11 => ([event(1), event(0), SpikeEvent::default()], 2),
+                _ => ([event(2), event(1), event(0)], 3),
+            };
+            return Ok(FromFpga::Spikes(Pack { items, len }));
         }
         // Element i of n sits at bits [24(n-i)-1 : 24(n-i-1)], the first element in the most significant slot.
         let element = |n: usize, i: usize| (p >> (24 * (n - 1 - i)) & 0xFF_FFFF) as u32;

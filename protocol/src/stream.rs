@@ -143,24 +143,19 @@ pub struct FromFpgaDecoder {
     first_word: usize,
 }
 
-/// Reads `bits` (<= 128) bits at (`pos`, `bit`); they must be available.
+/// Reads `bits` (<= 128) bits at (`pos`, `bit`); they must be available. A message is at most 80 bits, so it
+/// spans at most three words; the two-word window covers all but 80-bit messages starting late in a word.
 #[inline]
 fn peek(words: &[u64], pos: usize, bit: u32, bits: u32) -> u128 {
-    let first = words[pos] << bit;
-    let in_first = 64 - bit;
-    if bits <= in_first {
-        return u128::from(first >> (64 - bits));
+    let next = words.get(pos + 1).copied().unwrap_or(0);
+    let window = (u128::from(words[pos]) << 64 | u128::from(next)) << bit;
+    let value = window >> (128 - bits);
+    if bit + bits <= 128 {
+        value
+    } else {
+        // The remaining `bit + bits - 128` bits are the top of the third word.
+        value | u128::from(words[pos + 2] >> (192 - bit - bits))
     }
-    let mut value = u128::from(first >> bit);
-    let (mut have, mut next) = (in_first, pos + 1);
-    while have < bits {
-        let take = (bits - have).min(64);
-        let chunk = if take == 64 { words[next] } else { words[next] >> (64 - take) };
-        value = value << take | u128::from(chunk);
-        have += take;
-        next += 1;
-    }
-    value
 }
 
 /// Decodes the complete items of `words` from (`pos`, `bit`) on; returns where it stopped (at the start of an
