@@ -1,0 +1,362 @@
+//! The emulated FPGA and chip: executes a program's instruction stream against the memory map and the analog
+//! physics, and answers with the from-FPGA stream a real system would send.
+
+use bss2_protocol::containers::NEURON_RESET_BASE;
+use bss2_protocol::error::DecodeError;
+use bss2_protocol::from_fpga::{FromFpga, Pack, SpikeEvent};
+use bss2_protocol::label::SpikeLabel;
+use bss2_protocol::program::{CYCLES_PER_US, TIME_MASK};
+use bss2_protocol::stream::{FromFpgaEncoder, Item, decode_to_fpga};
+use bss2_protocol::to_fpga::{Loopback, ToFpga};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+
+use crate::analog::{CIRCUITS, CircuitParameters, FixedPattern};
+use crate::membrane::Membrane;
+use crate::memory::{Memory, Region, region};
+use crate::network::{Compiled, NeuronFaults, circuit_parameters};
+use crate::profile::ChipProfile;
+
+/// Why a stream could not be executed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExecError {
+    /// The words are not a valid to-FPGA stream.
+    #[error("malformed program: {0}")]
+    Malformed(#[from] DecodeError),
+}
+
+/// An emulated BSS-2 system (FPGA and chip).
+#[derive(Debug)]
+pub struct Emulator {
+    profile: ChipProfile,
+    chip_seed: u64,
+    pattern: FixedPattern,
+    faults: NeuronFaults,
+    memory: Memory,
+    compiled: Option<Compiled>,
+    membranes: Vec<Membrane>,
+    /// System time (8 ns cycles since the last synchronisation).
+    systime: u64,
+    timer_base: u64,
+    /// Programs executed so far: seeds each run's noise.
+    runs: u64,
+    noise: ChaCha8Rng,
+    threshold_noise_mv: Vec<f64>,
+}
+
+impl Emulator {
+    /// A chip with this profile and fixed pattern, in its reset state.
+    pub fn new(profile: ChipProfile, chip_seed: u64) -> Emulator {
+        let pattern = FixedPattern::draw(&profile, chip_seed);
+        Emulator {
+            profile,
+            chip_seed,
+            pattern,
+            faults: NeuronFaults::default(),
+            memory: Memory::default(),
+            compiled: None,
+            membranes: Vec::new(),
+            systime: 0,
+            timer_base: 0,
+            runs: 0,
+            noise: ChaCha8Rng::seed_from_u64(0),
+            threshold_noise_mv: vec![0.0; CIRCUITS],
+        }
+    }
+
+    /// Switches on neuron faults.
+    pub fn set_faults(&mut self, faults: NeuronFaults) {
+        self.faults = faults;
+        self.compiled = None;
+    }
+
+    /// The profile.
+    pub fn profile(&self) -> &ChipProfile {
+        &self.profile
+    }
+
+    /// The chip seed.
+    pub fn chip_seed(&self) -> u64 {
+        self.chip_seed
+    }
+
+    /// The true standalone parameters of every circuit with the CapMem values written so far.
+    pub fn circuit_parameters(&self) -> Vec<CircuitParameters> {
+        circuit_parameters(&self.memory, &self.profile.curves, &self.pattern)
+    }
+
+    /// Executes a program (to-FPGA words, normally ending in a halt) and returns the from-FPGA words.
+    pub fn execute(&mut self, words: &[u64]) -> Result<Vec<u64>, ExecError> {
+        let items = decode_to_fpga(words)?;
+        self.start_run();
+        let mut out = ResponseWriter::default();
+        let mut pending_write: Option<(u32, u8)> = None;
+        for item in items {
+            let Item::Message(message) = item else { continue };
+            match message {
+                ToFpga::TimerSetup => self.timer_base = self.systime,
+                ToFpga::WaitUntil(cycles) => {
+                    let target = (self.timer_base + u64::from(cycles)) & TIME_MASK;
+                    if target > self.systime {
+                        self.advance(target, &mut out);
+                        self.systime = target;
+                    }
+                }
+                ToFpga::SystimeInit(true) => {
+                    self.systime = 0;
+                    self.timer_base = 0;
+                    self.membranes.clear();
+                }
+                ToFpga::SystimeInit(false) => out.message(FromFpga::Systime(self.systime)),
+                ToFpga::JtagData { keep_response: true, .. } => out.message(FromFpga::JtagData(0)),
+                ToFpga::Reset(true) => {
+                    self.memory = Memory::default();
+                    self.compiled = None;
+                }
+                ToFpga::Loopback(Loopback::Halt) => {
+                    out.message(FromFpga::Loopback(Loopback::Halt));
+                    break;
+                }
+                ToFpga::Loopback(Loopback::Tick) => {
+                    out.message(FromFpga::Loopback(Loopback::Tick));
+                }
+                ToFpga::OmnibusAddress { address, is_read: true, .. } => {
+                    self.advance(self.systime, &mut out);
+                    let value = self.read(address);
+                    out.message(FromFpga::OmnibusData(value));
+                }
+                ToFpga::OmnibusAddress { address, byte_enables, is_read: false } => {
+                    pending_write = Some((address, byte_enables));
+                }
+                ToFpga::OmnibusData(data) => {
+                    if let Some((address, byte_enables)) = pending_write.take() {
+                        self.advance(self.systime, &mut out);
+                        self.write(address, data, byte_enables);
+                    }
+                }
+                ToFpga::SpikePack1(labels) => self.inject(&labels, &mut out),
+                ToFpga::SpikePack2(labels) => self.inject(&labels, &mut out),
+                ToFpga::SpikePack3(labels) => self.inject(&labels, &mut out),
+                _ => {}
+            }
+        }
+        Ok(out.finish())
+    }
+
+    /// Draws this run's trial-to-trial noise from (chip seed, run counter).
+    fn start_run(&mut self) {
+        self.runs += 1;
+        self.noise =
+            ChaCha8Rng::seed_from_u64(self.chip_seed.rotate_left(32) ^ self.runs.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let sigma = self.profile.noise.threshold_mv;
+        for x in &mut self.threshold_noise_mv {
+            let z: f64 = StandardNormal.sample(&mut self.noise);
+            *x = sigma * z;
+        }
+        self.compiled = None;
+    }
+
+    fn now_us(&self) -> f64 {
+        self.systime as f64 / CYCLES_PER_US as f64
+    }
+
+    fn read(&mut self, address: u32) -> u32 {
+        match region(address) {
+            Region::Cadc(synram, quad) => self.cadc_quad(synram, quad),
+            _ => self.memory.read(address),
+        }
+    }
+
+    fn write(&mut self, address: u32, data: u32, byte_enables: u8) {
+        for (block, &base) in NEURON_RESET_BASE.iter().enumerate() {
+            if (base..base + 4 * 256).contains(&address) && address % 4 == 0 {
+                self.reset_neuron(block, ((address - base) / 4) as usize);
+                return;
+            }
+        }
+        self.memory.write(address, data, byte_enables);
+        if !address_is_fpga(address) {
+            self.compiled = None;
+        }
+    }
+
+    /// Builds the compiled configuration and the membranes if a write invalidated them. Membranes keep their
+    /// state when the membrane layout is unchanged.
+    fn ensure_compiled(&mut self) {
+        if self.compiled.is_some() {
+            return;
+        }
+        let compiled =
+            Compiled::new(&self.memory, &self.profile.curves, &self.pattern, &self.threshold_noise_mv, &self.faults);
+        let now = self.now_us();
+        if self.membranes.len() == compiled.groups.len() {
+            for (m, g) in self.membranes.iter_mut().zip(&compiled.groups) {
+                m.set_parameters(g.params, now);
+            }
+        } else {
+            self.membranes = compiled.groups.iter().map(|g| Membrane::at_rest(g.params, now)).collect();
+        }
+        self.compiled = Some(compiled);
+    }
+
+    /// Runs the physics up to `target` cycles, emitting recorded spikes.
+    fn advance(&mut self, target: u64, out: &mut ResponseWriter) {
+        self.ensure_compiled();
+        let until = target as f64 / CYCLES_PER_US as f64;
+        loop {
+            let mut first: Option<(f64, usize)> = None;
+            for (g, m) in self.membranes.iter_mut().enumerate() {
+                if let Some(t) = m.next_crossing(until)
+                    && first.is_none_or(|(best, _)| t < best)
+                {
+                    first = Some((t, g));
+                }
+            }
+            let Some((t, g)) = first else { break };
+            self.fire(g, t, out);
+        }
+    }
+
+    fn fire(&mut self, g: usize, t: f64, out: &mut ResponseWriter) {
+        self.membranes[g].fire(t);
+        let compiled = self.compiled.as_mut().expect("compiled before the physics runs");
+        if let Some(output) = compiled.groups[g].output {
+            let route = compiled.route(output.crossbar_input, output.label);
+            self.deliver(t, &route, out);
+        }
+    }
+
+    /// Input spikes from the FPGA at the current time.
+    fn inject(&mut self, labels: &[SpikeLabel], out: &mut ResponseWriter) {
+        self.advance(self.systime, out);
+        let t = self.now_us();
+        for label in labels {
+            let compiled = self.compiled.as_mut().expect("compiled by advance");
+            let route = compiled.route(Compiled::l2_input(label.spl1()), label.neuron_label());
+            self.deliver(t, &route, out);
+        }
+    }
+
+    fn deliver(&mut self, t: f64, route: &crate::network::Route, out: &mut ResponseWriter) {
+        for &(g, channel, amount) in &route.targets {
+            self.membranes[g as usize].input(t, usize::from(channel), amount);
+        }
+        if self.compiled.as_ref().is_some_and(|c| c.recording) {
+            for &label in &route.recorded {
+                let jitter_cycles = if self.profile.noise.spike_time_ns > 0.0 {
+                    let z: f64 = StandardNormal.sample(&mut self.noise);
+                    z * self.profile.noise.spike_time_ns / 8.0
+                } else {
+                    0.0
+                };
+                let cycle = (t * CYCLES_PER_US as f64 + jitter_cycles).floor().max(0.0) as u64;
+                out.spike(cycle, label);
+            }
+        }
+    }
+
+    /// Forces a circuit's membrane to its reset potential now (a write to its neuron-reset strobe).
+    fn reset_neuron(&mut self, block: usize, index_in_block: usize) {
+        self.ensure_compiled();
+        let (row, column) = (index_in_block / 128, block * 128 + index_in_block % 128);
+        let circuit = row * 256 + column;
+        let compiled = self.compiled.as_ref().expect("compiled");
+        let g = compiled.circuit_group[circuit].0 as usize;
+        let now = self.now_us();
+        self.membranes[g].clamp_to_reset(now);
+    }
+
+    /// A causal CADC quad: the membranes of the quad's four columns, 8 bit each, entry e in byte 3 - e.
+    fn cadc_quad(&mut self, synram: usize, quad: usize) -> u32 {
+        self.ensure_compiled();
+        let now = self.now_us();
+        let curves = &self.profile.curves;
+        let mut word = 0;
+        for e in 0..4 {
+            let column = ((quad % 32) * 4 + e) * 2 + quad / 32;
+            let circuit = synram * 256 + column;
+            let compiled = self.compiled.as_ref().expect("compiled");
+            let g = compiled.circuit_group[circuit].0 as usize;
+            let mv = compiled.groups[g].leak_mv + self.membranes[g].potential(now);
+            let z: f64 = StandardNormal.sample(&mut self.noise);
+            let lsb = mv / curves.cadc_mv_per_lsb
+                + self.pattern.circuits[circuit].cadc_offset_lsb
+                + self.profile.noise.cadc_lsb * z;
+            let value = if lsb.is_nan() { 0 } else { lsb.round().clamp(0.0, 255.0) as u32 };
+            word |= value << (8 * (3 - e));
+        }
+        word
+    }
+}
+
+fn address_is_fpga(address: u32) -> bool {
+    address & 0x8000_0000 != 0
+}
+
+/// Encodes the response, keeping the receiver's running time (spec §1.7) in step so that every recorded spike's
+/// 8-bit stamp reconstructs to its full time.
+#[derive(Debug, Default)]
+struct ResponseWriter {
+    encoder: FromFpgaEncoder,
+    /// The receiver's running time after the last message.
+    time: u64,
+    spikes: Vec<(u64, u16)>,
+}
+
+impl ResponseWriter {
+    fn message(&mut self, m: FromFpga) {
+        self.flush_spikes();
+        self.push(m);
+    }
+
+    fn push(&mut self, m: FromFpga) {
+        self.time = (self.time + 1) & TIME_MASK;
+        match m {
+            FromFpga::Systime(t) => self.time = t,
+            FromFpga::Sysdelta(d) => self.time = (self.time + u64::from(d)) & TIME_MASK,
+            _ => {}
+        }
+        self.encoder.message(&m);
+    }
+
+    fn spike(&mut self, cycle: u64, label: u16) {
+        self.spikes.push((cycle & TIME_MASK, label));
+        if self.spikes.len() == 3 {
+            self.flush_spikes();
+        }
+    }
+
+    fn flush_spikes(&mut self) {
+        let spikes = std::mem::take(&mut self.spikes);
+        let mut rest = &spikes[..];
+        while !rest.is_empty() {
+            // A pack's stamps must all lie within 127 cycles below the receiver's time after the pack.
+            let mut n = 1;
+            let (mut lo, mut hi) = (rest[0].0, rest[0].0);
+            while n < rest.len() {
+                let t = rest[n].0;
+                if t.max(hi) - t.min(lo) > 127 {
+                    break;
+                }
+                (lo, hi) = (lo.min(t), hi.max(t));
+                n += 1;
+            }
+            let next = self.time + 1;
+            if next < hi && hi - next <= 256 {
+                self.push(FromFpga::Sysdelta((hi - next - 1) as u8));
+            } else if next < hi || next > lo + 127 {
+                self.push(FromFpga::Systime(hi.saturating_sub(1)));
+            }
+            let events: Vec<SpikeEvent> =
+                rest[..n].iter().map(|&(t, l)| SpikeEvent::new((2 * t & 0xFF) as u8, SpikeLabel(l))).collect();
+            self.push(FromFpga::Spikes(Pack::new(&events).expect("1 to 3 events")));
+            rest = &rest[n..];
+        }
+    }
+
+    fn finish(mut self) -> Vec<u64> {
+        self.flush_spikes();
+        self.encoder.finish()
+    }
+}
