@@ -131,7 +131,11 @@ impl Emulator {
                 }
                 ToFpga::OmnibusData(data) => {
                     if let Some((address, byte_enables)) = pending_write.take() {
-                        self.advance(self.systime, &mut out);
+                        // Bring the physics up to now before the configuration changes. Without a compiled
+                        // configuration nothing has run since the last write, at this same time.
+                        if self.compiled.is_some() {
+                            self.advance(self.systime, &mut out);
+                        }
                         self.write(address, data, byte_enables);
                     }
                 }
@@ -170,7 +174,7 @@ impl Emulator {
 
     fn write(&mut self, address: u32, data: u32, byte_enables: u8) {
         for (block, &base) in NEURON_RESET_BASE.iter().enumerate() {
-            if (base..base + 4 * 256).contains(&address) && address % 4 == 0 {
+            if (base..base + 4 * 256).contains(&address) && address.is_multiple_of(4) {
                 self.reset_neuron(block, ((address - base) / 4) as usize);
                 return;
             }
@@ -349,7 +353,7 @@ impl ResponseWriter {
                 self.push(FromFpga::Systime(hi.saturating_sub(1)));
             }
             let events: Vec<SpikeEvent> =
-                rest[..n].iter().map(|&(t, l)| SpikeEvent::new((2 * t & 0xFF) as u8, SpikeLabel(l))).collect();
+                rest[..n].iter().map(|&(t, l)| SpikeEvent::new(((2 * t) & 0xFF) as u8, SpikeLabel(l))).collect();
             self.push(FromFpga::Spikes(Pack::new(&events).expect("1 to 3 events")));
             rest = &rest[n..];
         }

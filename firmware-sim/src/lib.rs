@@ -13,6 +13,7 @@ pub mod membrane;
 pub mod memory;
 pub mod network;
 pub mod profile;
+pub mod serve;
 
 pub use analog::{CircuitParameters, NominalInverse};
 pub use emulator::{Emulator, ExecError};

@@ -1,6 +1,7 @@
 //! Subcommands of `bss2`, one module each.
 
 mod continue_cmd;
+mod emulator_cmd;
 mod inference_cmd;
 mod layer_cmd;
 mod protocol_cmd;
@@ -38,6 +39,8 @@ enum Command {
     Layer(layer_cmd::Cmd),
     /// Decode and encode protocol word streams.
     Protocol(protocol_cmd::Cmd),
+    /// The chip emulator: serve it over TCP, UDP or a pseudo-terminal.
+    Emulator(emulator_cmd::Cmd),
 }
 
 /// Parses the arguments, runs the command, and turns errors into a message and exit status 1.
@@ -62,6 +65,7 @@ pub fn main() -> ExitCode {
         Command::Inference(cmd) => cmd.run(),
         Command::Layer(cmd) => cmd.run(),
         Command::Protocol(cmd) => cmd.run(),
+        Command::Emulator(cmd) => cmd.run(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

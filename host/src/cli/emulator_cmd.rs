@@ -1,0 +1,84 @@
+//! `bss2 emulator serve`: an emulated chip behind TCP, UDP or a pseudo-terminal, for clients that connect to
+//! an endpoint (`--chip tcp://...` etc.) instead of embedding the emulator.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use bss2_firmware_sim::serve::{ServerFaults, serve};
+use bss2_firmware_sim::{ChipProfile, Emulator};
+
+/// Work with the chip emulator.
+#[derive(Debug, clap::Args)]
+pub struct Cmd {
+    #[command(subcommand)]
+    command: EmulatorCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum EmulatorCommand {
+    /// Serve an emulated chip; prints the endpoint to connect to (`listening on ENDPOINT`), then serves until
+    /// interrupted (Ctrl-C).
+    Serve(ServeArgs),
+}
+
+/// Options of `bss2 emulator serve`.
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Where to listen: tcp://ADDR:PORT, udp://ADDR:PORT (port 0: any free port) or pty (a new
+    /// pseudo-terminal; clients open the printed serial:// endpoint).
+    #[arg(long)]
+    listen: String,
+    /// Seed of the chip's fixed-pattern mismatch (and of its noise).
+    #[arg(long, default_value_t = 1)]
+    chip_seed: u64,
+    /// Chip profile: `default`, `ideal` or a YAML file.
+    #[arg(long, default_value = "default")]
+    profile: String,
+    /// Injected faults, e.g. drop=0.05,corrupt=0.01,duplicate=0.01,stall=0.001,silent=0.02,spontaneous=0.01
+    /// (probabilities; silent and spontaneous are fractions of the 512 neuron circuits).
+    #[arg(long, default_value = "none", value_parser = ServerFaults::parse)]
+    faults: ServerFaults,
+    /// Seed of the injected link faults and stalls.
+    #[arg(long, default_value_t = 1)]
+    fault_seed: u64,
+}
+
+impl Cmd {
+    pub fn run(self) -> anyhow::Result<()> {
+        match self.command {
+            EmulatorCommand::Serve(args) => args.run(),
+        }
+    }
+}
+
+/// A built-in profile by name, or a YAML file.
+fn load_profile(name: &str) -> anyhow::Result<ChipProfile> {
+    match ChipProfile::builtin(name) {
+        Some(profile) => Ok(profile),
+        None => ChipProfile::load(Path::new(name)).map_err(|e| {
+            anyhow::anyhow!("--profile {name:?} is neither a built-in profile (default, ideal) nor a usable file: {e}")
+        }),
+    }
+}
+
+impl ServeArgs {
+    fn run(self) -> anyhow::Result<()> {
+        let profile = load_profile(&self.profile)?;
+        tracing::info!("emulated chip: profile {}, chip seed {}", profile.name, self.chip_seed);
+        let emulator = Arc::new(Mutex::new(Emulator::new(profile, self.chip_seed)));
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .thread_name("bss2-serve")
+            .build()
+            .context("starting the async runtime")?;
+        // Serves until the process is interrupted (the default SIGINT handling ends it).
+        runtime.block_on(serve(&self.listen, emulator, self.faults, self.fault_seed, |endpoint| {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "listening on {endpoint}");
+            let _ = out.flush();
+        }))?;
+        Ok(())
+    }
+}
