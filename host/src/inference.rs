@@ -2,13 +2,14 @@
 
 use std::path::PathBuf;
 
+use crate::chip::{ChipBackend, ChipSettings, ChipStats, Substrate};
 use crate::config::Config;
-use crate::data::Split;
+use crate::data::{Dataset, Split};
 use crate::io::{write_npy_f64, write_npy_i64};
 use crate::network::Network;
 use crate::rng::{self, Purpose};
 use crate::tensors::TensorFile;
-use crate::train::evaluate::evaluate;
+use crate::train::evaluate::{Evaluation, batch_inputs, evaluate};
 use crate::train::loss::Loss;
 use crate::train::run_dir::RunDir;
 use crate::train::runner::RunError;
@@ -44,40 +45,111 @@ pub fn split_label(split: Split) -> &'static str {
 /// writes `<split>_output_times.npy` (float64 `[samples, outputs]`, +inf = no spike) and `<split>_labels.npy`
 /// (int64) next to the network. Needs only `dir/config.yaml` and `dir/epoch_<N>/network.safetensors`.
 pub fn run(dir: &RunDir, epoch: Option<usize>, split: Split) -> Result<InferenceResult, RunError> {
-    let config = Config::load(&dir.config())?;
-    let epoch = match epoch {
-        Some(e) => e,
-        None => *dir.saved_epochs().last().ok_or_else(|| {
-            RunError::NothingToResume(format!("{}: no epoch_<N>/network.safetensors found", dir.root.display()))
-        })?,
-    };
-    let path = dir.network(epoch);
-    let bytes = std::fs::read(&path)
-        .map_err(|e| RunError::NothingToResume(format!("{}: cannot read the network: {e}", path.display())))?;
-    let file = TensorFile::from_bytes(&bytes).map_err(|source| RunError::Tensors { path: path.clone(), source })?;
-    let mut network = Network::new(&config.layout, config.training.seed);
-    network.load_tensors(&file).map_err(|source| RunError::Tensors { path: path.clone(), source })?;
-    let data = Splits::build(&config)?;
-    let set = match split {
-        Split::Train => &data.train,
-        Split::Validation => &data.validation,
-        Split::Test => &data.test,
-    };
-    let loss = Loss::for_config(&config);
-    let mut noise = rng::stream(config.training.seed, Purpose::Inference, epoch as u64);
-    let result = evaluate(&network, &config, &loss, set, &mut noise);
-    let label = split_label(split);
-    let outputs_path = dir.epoch(epoch).join(format!("{label}_output_times.npy"));
-    write_npy_f64(&outputs_path, &[result.outputs.rows, result.outputs.cols], &result.outputs.data)?;
-    let labels: Vec<i64> = set.labels.iter().map(|&l| l as i64).collect();
-    write_npy_i64(&dir.epoch(epoch).join(format!("{label}_labels.npy")), &[labels.len()], &labels)?;
-    let correct = result.predictions.iter().zip(&set.labels).filter(|(p, l)| **p == **l as i64).count();
-    Ok(InferenceResult {
-        epoch,
-        accuracy: result.accuracy,
-        correct,
-        samples: set.len(),
-        loss: result.loss,
-        outputs_path,
+    let saved = SavedRun::load(dir, epoch, split)?;
+    let loss = Loss::for_config(&saved.config);
+    let mut noise = rng::stream(saved.config.training.seed, Purpose::Inference, saved.epoch as u64);
+    let result = evaluate(&saved.network, &saved.config, &loss, saved.set(), &mut noise);
+    saved.write(dir, split, &result)
+}
+
+/// Like [`run`], with the forward pass on a chip: the embedded emulator or an endpoint. Returns the chip's
+/// counters too.
+pub fn run_on_chip(
+    dir: &RunDir,
+    epoch: Option<usize>,
+    split: Split,
+    substrate: Substrate,
+    settings: ChipSettings,
+) -> Result<(InferenceResult, ChipStats), RunError> {
+    let saved = SavedRun::load(dir, epoch, split)?;
+    let mut chip = ChipBackend::new(&saved.network, substrate, settings)?;
+    let result = evaluate_on_chip(&mut chip, &saved.network, &saved.config, saved.set())?;
+    Ok((saved.write(dir, split, &result)?, chip.stats()))
+}
+
+/// Runs a data set through the network on a chip, in batches of `batch_size_eval`, in order.
+pub fn evaluate_on_chip(
+    chip: &mut ChipBackend,
+    network: &Network,
+    config: &Config,
+    data: &Dataset,
+) -> Result<Evaluation, RunError> {
+    let loss = Loss::for_config(config);
+    let n = data.len();
+    let mut outputs = crate::model::Matrix::zeros(n, network.n_outputs());
+    let mut predictions = Vec::with_capacity(n);
+    let mut loss_sum = 0.0;
+    let indices: Vec<usize> = (0..n).collect();
+    for chunk in indices.chunks(config.training.batch_size_eval.max(1)) {
+        let forward = chip.forward(network, &batch_inputs(data, chunk))?;
+        let out = forward.layers.last().expect("a network ends in a NeuronLayer");
+        let labels: Vec<usize> = chunk.iter().map(|&i| data.labels[i]).collect();
+        loss_sum += loss.evaluate(out, &labels, 0.0).mean * chunk.len() as f64;
+        predictions.extend(loss.predictions(out));
+        let start = chunk[0] * outputs.cols;
+        outputs.data[start..start + out.data.len()].copy_from_slice(&out.data);
+    }
+    let correct = predictions.iter().zip(&data.labels).filter(|(p, l)| **p == **l as i64).count();
+    Ok(Evaluation {
+        outputs,
+        predictions,
+        loss: if n == 0 { f64::NAN } else { loss_sum / n as f64 },
+        accuracy: if n == 0 { f64::NAN } else { correct as f64 / n as f64 },
     })
+}
+
+/// A saved network with its config and data.
+struct SavedRun {
+    config: Config,
+    epoch: usize,
+    network: Network,
+    data: Splits,
+    split: Split,
+}
+
+impl SavedRun {
+    fn load(dir: &RunDir, epoch: Option<usize>, split: Split) -> Result<SavedRun, RunError> {
+        let config = Config::load(&dir.config())?;
+        let epoch = match epoch {
+            Some(e) => e,
+            None => *dir.saved_epochs().last().ok_or_else(|| {
+                RunError::NothingToResume(format!("{}: no epoch_<N>/network.safetensors found", dir.root.display()))
+            })?,
+        };
+        let path = dir.network(epoch);
+        let bytes = std::fs::read(&path)
+            .map_err(|e| RunError::NothingToResume(format!("{}: cannot read the network: {e}", path.display())))?;
+        let file = TensorFile::from_bytes(&bytes).map_err(|source| RunError::Tensors { path: path.clone(), source })?;
+        let mut network = Network::new(&config.layout, config.training.seed);
+        network.load_tensors(&file).map_err(|source| RunError::Tensors { path: path.clone(), source })?;
+        let data = Splits::build(&config)?;
+        Ok(SavedRun { config, epoch, network, data, split })
+    }
+
+    fn set(&self) -> &Dataset {
+        match self.split {
+            Split::Train => &self.data.train,
+            Split::Validation => &self.data.validation,
+            Split::Test => &self.data.test,
+        }
+    }
+
+    /// Writes the output times and labels; the result.
+    fn write(&self, dir: &RunDir, split: Split, result: &Evaluation) -> Result<InferenceResult, RunError> {
+        let (epoch, set) = (self.epoch, self.set());
+        let label = split_label(split);
+        let outputs_path = dir.epoch(epoch).join(format!("{label}_output_times.npy"));
+        write_npy_f64(&outputs_path, &[result.outputs.rows, result.outputs.cols], &result.outputs.data)?;
+        let labels: Vec<i64> = set.labels.iter().map(|&l| l as i64).collect();
+        write_npy_i64(&dir.epoch(epoch).join(format!("{label}_labels.npy")), &[labels.len()], &labels)?;
+        let correct = result.predictions.iter().zip(&set.labels).filter(|(p, l)| **p == **l as i64).count();
+        Ok(InferenceResult {
+            epoch,
+            accuracy: result.accuracy,
+            correct,
+            samples: set.len(),
+            loss: result.loss,
+            outputs_path,
+        })
+    }
 }

@@ -2,6 +2,7 @@
 //! bss2-host: the exact event-based model of leaky integrate-and-fire neurons with time-to-first-spike coding,
 //! reference-compatible training in simulation, data sets, and the `bss2` command line.
 
+pub mod chip;
 pub mod config;
 pub mod data;
 pub mod inference;

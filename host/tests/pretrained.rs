@@ -1,71 +1,18 @@
 //! Inference with networks trained by the reference implementation (`pretrained-networks.json`): converted to
 //! our safetensors format, they must reproduce the reference's test-set output times and accuracy.
 
-use std::path::Path;
-
-use bss2_host::config::Config;
 use bss2_host::data::Split;
 use bss2_host::inference;
 use bss2_host::io::read_npy_f64;
-use bss2_host::network::{Layer, Network};
 use bss2_host::train::run_dir::RunDir;
 use serde_json::Value;
 
-const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/reference/pretrained-networks.json");
+mod common;
+use common::{FIXTURE, convert, rows};
 
 /// The networks whose test outputs are deterministic (hwAware_WA was trained and evaluated with noise).
 const DETERMINISTIC: &[&str] =
     &["yin_yang_H30_W", "yin_yang_H30_WA", "yin_yang_H30_WS", "yin_yang_H5_WS", "yin_yang_chipready_W"];
-
-fn rows(v: &Value) -> Vec<Vec<f64>> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r.as_array().unwrap().iter().map(|x| x.as_f64().unwrap_or(f64::INFINITY)).collect())
-        .collect()
-}
-
-fn flat(v: &Value) -> (Vec<usize>, Vec<f64>) {
-    let r = rows(v);
-    (vec![r.len(), r[0].len()], r.concat())
-}
-
-/// Writes `config.yaml` and `epoch_<N>/network.safetensors` of a pretrained network into `dir`.
-fn convert(entry: &Value, dir: &Path) -> (Config, usize) {
-    let text = entry["config_yaml"].as_str().unwrap();
-    std::fs::write(dir.join("config.yaml"), text).unwrap();
-    let config = Config::parse_str(text).unwrap();
-    let mut network = Network::new(&config.layout, 0);
-    let mut tensors = network.to_tensors();
-    for (i, layer) in entry["layers"].as_array().unwrap().iter().enumerate() {
-        assert_eq!(layer["name"].as_str().unwrap(), network.layers[i].name(), "layer {i}");
-        if let Some(w) = layer.get("weights") {
-            let (shape, data) = flat(w);
-            tensors.insert(format!("layers.{i}.weights"), shape, data);
-        }
-        if let Some(d) = layer.get("raw_delays") {
-            let (shape, data) = flat(d);
-            tensors.insert(format!("layers.{i}.delays"), shape, data);
-        }
-    }
-    network.load_tensors(&tensors).unwrap();
-    // Our positivity function and sharing give the reference's effective delays.
-    for (i, layer) in entry["layers"].as_array().unwrap().iter().enumerate() {
-        if let (Some(eff), Layer::Delay(d)) = (layer.get("effective_delays"), &network.layers[i]) {
-            let (shape, want) = flat(eff);
-            let got = d.effective();
-            assert_eq!(vec![got.rows, got.cols], shape);
-            for (g, w) in got.data.iter().zip(&want) {
-                assert!((g - w).abs() < 1e-14, "layer {i} effective delay {g} vs {w}");
-            }
-        }
-    }
-    let epoch = entry.get("epoch").and_then(Value::as_u64).unwrap_or(300) as usize;
-    let bytes = network.to_tensors().to_bytes().unwrap();
-    let run = RunDir::new(dir);
-    run.write(&run.network(epoch), &bytes).unwrap();
-    (config, epoch)
-}
 
 #[test]
 fn pretrained_networks_reproduce_the_reference_outputs() {

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
+use bss2_host::chip::{ChipSettings, Substrate};
 use bss2_host::data::Split;
 use bss2_host::inference;
 use bss2_host::train::run_dir::RunDir;
@@ -26,6 +27,50 @@ pub struct Cmd {
     /// The split to evaluate.
     #[arg(long, value_enum, default_value = "test")]
     split: SplitArg,
+    /// Where the forward pass runs: sim, emulator (embedded, default chip profile), emulator:ideal,
+    /// emulator:PROFILE.yaml, tcp://HOST:PORT, udp://HOST:PORT, serial://PATH[?baud=N] or usb://VID:PID.
+    #[arg(long, default_value = "sim")]
+    substrate: String,
+    #[command(flatten)]
+    chip: ChipArgs,
+}
+
+/// Settings of a chip substrate.
+#[derive(Debug, clap::Args)]
+pub struct ChipArgs {
+    /// Seed of the embedded emulator's fixed pattern and noise.
+    #[arg(long, default_value_t = 1)]
+    pub chip_seed: u64,
+    /// Time window per sample (model units; the reference uses 30, 7 for fast evaluation).
+    #[arg(long, default_value_t = 30.0)]
+    pub window: f64,
+    /// Microseconds of chip time per model time unit.
+    #[arg(long, default_value_t = 6.0)]
+    pub time_unit_us: f64,
+    /// Runs tried per batch before giving up (stalls, timeouts, broken links).
+    #[arg(long, default_value_t = 5)]
+    pub retries: usize,
+    /// Seconds to wait for one batch's answer.
+    #[arg(long, default_value_t = 10.0)]
+    pub timeout: f64,
+}
+
+impl ChipArgs {
+    /// The backend settings.
+    pub fn settings(&self) -> anyhow::Result<ChipSettings> {
+        anyhow::ensure!(self.window > 0.0 && self.window.is_finite(), "--window must be positive, got {}", self.window);
+        anyhow::ensure!(
+            self.time_unit_us > 0.0 && self.time_unit_us.is_finite(),
+            "--time-unit-us must be positive, got {}",
+            self.time_unit_us
+        );
+        anyhow::ensure!(self.timeout > 0.0 && self.timeout.is_finite(), "--timeout must be positive");
+        let mut settings = ChipSettings { chip_seed: self.chip_seed, window: self.window, ..ChipSettings::default() };
+        settings.scales.time_unit_us = self.time_unit_us;
+        settings.retries = self.retries.max(1);
+        settings.timeout = std::time::Duration::from_secs_f64(self.timeout);
+        Ok(settings)
+    }
 }
 
 impl Cmd {
@@ -35,8 +80,20 @@ impl Cmd {
             SplitArg::Val => Split::Validation,
             SplitArg::Test => Split::Test,
         };
-        let result = inference::run(&RunDir::new(&self.dir), self.epoch, split)
-            .with_context(|| format!("inference on {}", self.dir.display()))?;
+        let dir = RunDir::new(&self.dir);
+        let context = || format!("inference on {}", self.dir.display());
+        let result = if self.substrate == "sim" {
+            inference::run(&dir, self.epoch, split).with_context(context)?
+        } else {
+            let substrate = Substrate::parse(&self.substrate)?;
+            let (result, stats) = inference::run_on_chip(&dir, self.epoch, split, substrate, self.chip.settings()?)
+                .with_context(context)?;
+            println!(
+                "chip: {} runs, {} retries, {:.3} s waiting for the chip, {} configuration words written",
+                stats.runs, stats.retries, stats.chip_seconds, stats.words_written
+            );
+            result
+        };
         println!(
             "{} accuracy {:.2}% ({}/{}), loss {:.6}, epoch {}; output times in {}",
             inference::split_label(split),

@@ -40,6 +40,9 @@ pub enum RunError {
     /// Nothing to continue from.
     #[error("{0}")]
     NothingToResume(String),
+    /// The chip could not run the network.
+    #[error(transparent)]
+    Chip(#[from] crate::chip::ChipError),
 }
 
 /// What `summary.json` holds.

@@ -1,0 +1,364 @@
+//! The chip backend: runs a network's forward pass on a chip (embedded emulator or an endpoint) through the
+//! protocol, one program per batch, and cuts the recording into per-sample first-spike times.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bss2_firmware_sim::serve::{ServerFaults, in_process};
+use bss2_firmware_sim::{ChipProfile, Emulator};
+use bss2_protocol::label::SpikeLabel;
+use bss2_protocol::program::{CYCLES_PER_US, Program, ProgramBuilder, Response};
+use bss2_protocol::transport::{BlockingConnection, Endpoint, Link};
+
+use super::ChipError;
+use super::config::{CircuitValues, Scales, nominal_values, static_writes, synapse_quad_words};
+use super::layout::{self, LOGICAL_NEURONS};
+use super::mapping::{ChipMapping, External, SynapseImage, quantise};
+use crate::model::Matrix;
+use crate::network::{Layer, Network};
+
+/// Where the chip is.
+#[derive(Clone, Debug)]
+pub enum Substrate {
+    /// The embedded emulator with a profile.
+    Emulator {
+        /// The chip profile.
+        profile: ChipProfile,
+    },
+    /// A served or real chip.
+    Endpoint(Endpoint),
+}
+
+impl Substrate {
+    /// Parses `emulator`, `emulator:ideal`, `emulator:PROFILE.yaml`, `tcp://...`, `udp://...`, `serial://...`,
+    /// `usb://...`.
+    pub fn parse(text: &str) -> Result<Substrate, ChipError> {
+        if text == "emulator" {
+            return Ok(Substrate::Emulator { profile: ChipProfile::default_chip() });
+        }
+        if let Some(name) = text.strip_prefix("emulator:") {
+            let profile = match ChipProfile::builtin(name) {
+                Some(p) => p,
+                None => ChipProfile::load(std::path::Path::new(name))
+                    .map_err(|e| ChipError::Substrate(format!("{text}: {e}")))?,
+            };
+            return Ok(Substrate::Emulator { profile });
+        }
+        Endpoint::parse(text).map(Substrate::Endpoint).map_err(|e| {
+            ChipError::Substrate(format!(
+                "{text:?}: {e} (expected sim, emulator, emulator:ideal, emulator:PROFILE.yaml, tcp://HOST:PORT, \
+                 udp://HOST:PORT, serial://PATH or usb://VID:PID)"
+            ))
+        })
+    }
+}
+
+/// Settings of the backend.
+#[derive(Clone, Debug)]
+pub struct ChipSettings {
+    /// Model-to-chip units.
+    pub scales: Scales,
+    /// Sample window (model units).
+    pub window: f64,
+    /// Quiet time before the first sample (us).
+    pub offset_us: f64,
+    /// Runs tried before giving up.
+    pub retries: usize,
+    /// Longest wait for one program's answer.
+    pub timeout: Duration,
+    /// Seed of the embedded emulator.
+    pub chip_seed: u64,
+    /// Faults of the embedded emulator's link and program execution (tests).
+    pub faults: ServerFaults,
+}
+
+impl Default for ChipSettings {
+    fn default() -> Self {
+        ChipSettings {
+            scales: Scales { time_unit_us: 6.0, scale_weights: 30.0 },
+            window: 30.0,
+            offset_us: 100.0,
+            retries: 5,
+            timeout: Duration::from_secs(10),
+            chip_seed: 1,
+            faults: ServerFaults::default(),
+        }
+    }
+}
+
+/// Counters of the chip's work.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ChipStats {
+    /// Programs run successfully.
+    pub runs: u64,
+    /// Runs repeated after a stall, a timeout or a broken link.
+    pub retries: u64,
+    /// Wall time spent waiting for the chip (program out, answer back).
+    pub chip_seconds: f64,
+    /// Omnibus words written.
+    pub words_written: u64,
+}
+
+/// The first spike of every on-chip neuron of every sample, per NeuronLayer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChipForward {
+    /// `[batch, size]` per NeuronLayer in chain order, model units after the sample start, +inf = silent.
+    pub layers: Vec<Matrix>,
+}
+
+/// A chip with a network mapped onto it.
+#[derive(Debug)]
+pub struct ChipBackend {
+    substrate: Substrate,
+    settings: ChipSettings,
+    mapping: ChipMapping,
+    values: Vec<CircuitValues>,
+    emulator: Option<Arc<Mutex<Emulator>>>,
+    connection: Option<BlockingConnection>,
+    /// Static configuration already on the chip.
+    configured: bool,
+    /// The synapse quad words last written.
+    written_quads: Option<Vec<(u32, u32)>>,
+    label_table: Vec<Option<u16>>,
+    layer_of_neuron: Vec<Option<(usize, usize)>>,
+    stats: ChipStats,
+    clip_warned: bool,
+}
+
+impl ChipBackend {
+    /// Maps a network onto a chip; CapMem values from the profile's nominal curves.
+    pub fn new(network: &Network, substrate: Substrate, settings: ChipSettings) -> Result<ChipBackend, ChipError> {
+        let mapping = ChipMapping::new(network)?;
+        let curves = match &substrate {
+            Substrate::Emulator { profile } => profile.curves.clone(),
+            Substrate::Endpoint(_) => ChipProfile::default_chip().curves,
+        };
+        let mut values = vec![nominal_values(&curves, &mapping.layers[0].params, settings.scales); 512];
+        for layer in &mapping.layers {
+            let v = nominal_values(&curves, &layer.params, settings.scales);
+            for b in layer.first..layer.first + layer.size {
+                for c in layout::circuits(b) {
+                    values[c] = v;
+                }
+            }
+        }
+        let emulator = match &substrate {
+            Substrate::Emulator { profile } => {
+                Some(Arc::new(Mutex::new(Emulator::new(profile.clone(), settings.chip_seed))))
+            }
+            Substrate::Endpoint(_) => None,
+        };
+        let mut layer_of_neuron = vec![None; LOGICAL_NEURONS];
+        for (l, layer) in mapping.layers.iter().enumerate() {
+            for j in 0..layer.size {
+                layer_of_neuron[layer.first + j] = Some((l, j));
+            }
+        }
+        let label_table = layout::label_table(&mapping.neuron_slots);
+        Ok(ChipBackend {
+            substrate,
+            settings,
+            mapping,
+            values,
+            emulator,
+            connection: None,
+            configured: false,
+            written_quads: None,
+            label_table,
+            layer_of_neuron,
+            stats: ChipStats::default(),
+            clip_warned: false,
+        })
+    }
+
+    /// Replaces the CapMem values of every circuit (a calibration); they are written before the next run.
+    pub fn set_circuit_values(&mut self, values: Vec<CircuitValues>) {
+        self.values = values;
+        self.configured = false;
+    }
+
+    /// The mapping.
+    pub fn mapping(&self) -> &ChipMapping {
+        &self.mapping
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> ChipStats {
+        self.stats
+    }
+
+    /// The embedded emulator, if the substrate is one.
+    pub fn emulator(&self) -> Option<&Arc<Mutex<Emulator>>> {
+        self.emulator.as_ref()
+    }
+
+    fn connect(&mut self) -> Result<&mut BlockingConnection, ChipError> {
+        if self.connection.is_none() {
+            let mut connection = match (&self.substrate, &self.emulator) {
+                (Substrate::Emulator { .. }, Some(emulator)) => {
+                    let (emulator, faults, seed) =
+                        (emulator.clone(), self.settings.faults.clone(), self.settings.chip_seed);
+                    BlockingConnection::with_link(move || Link::new(in_process(emulator, &faults, seed)))
+                }
+                (Substrate::Endpoint(endpoint), _) => BlockingConnection::open(endpoint),
+                (Substrate::Emulator { .. }, None) => unreachable!("the emulator is created with the backend"),
+            }
+            .map_err(|e| ChipError::Connection(e.to_string()))?;
+            connection.set_timeout(self.settings.timeout);
+            // A new connection may meet a chip whose state we do not know: configure everything again.
+            self.configured = false;
+            self.written_quads = None;
+            self.connection = Some(connection);
+        }
+        Ok(self.connection.as_mut().expect("just connected"))
+    }
+
+    /// Runs a batch `[batch, n_inputs]` of input times on the chip with the network's current weights.
+    pub fn forward(&mut self, network: &Network, inputs: &Matrix) -> Result<ChipForward, ChipError> {
+        let weights: Vec<&Matrix> = self
+            .mapping
+            .layers
+            .iter()
+            .map(|l| match &network.layers[l.chain_index] {
+                Layer::Neuron(n) => &n.weights,
+                _ => unreachable!("mapped layers are NeuronLayers"),
+            })
+            .collect();
+        let quantised = quantise(&self.mapping, &weights, self.settings.scales.scale_weights);
+        if quantised.clipped > 0 && !self.clip_warned {
+            tracing::warn!(
+                "{} of {} synapse weights exceed the chip's range of +-{} LSB ({:.3} model units) and were clipped",
+                quantised.clipped,
+                quantised.synapses.len(),
+                super::mapping::MAX_WEIGHT,
+                f64::from(super::mapping::MAX_WEIGHT) / self.settings.scales.scale_weights
+            );
+            self.clip_warned = true;
+        }
+        let quads = synapse_quad_words(&SynapseImage::new(&self.mapping, &quantised));
+        let mut last_error = None;
+        for attempt in 0..self.settings.retries.max(1) {
+            if attempt > 0 {
+                self.stats.retries += 1;
+            }
+            let program = self.program(inputs, &quads);
+            let started = Instant::now();
+            let outcome =
+                self.connect().and_then(|c| c.run(&program).map_err(|e| ChipError::Connection(e.to_string())));
+            self.stats.chip_seconds += started.elapsed().as_secs_f64();
+            match outcome.and_then(|response| self.dissect(&response, inputs.rows)) {
+                Ok(forward) => {
+                    self.configured = true;
+                    self.written_quads = Some(quads);
+                    self.stats.runs += 1;
+                    return Ok(forward);
+                }
+                Err(e) => {
+                    tracing::warn!("chip run {} of {} failed: {e}", attempt + 1, self.settings.retries.max(1));
+                    // Drop the connection: the next attempt reconnects and rewrites the whole configuration.
+                    self.connection = None;
+                    last_error = Some(e);
+                }
+            }
+        }
+        Err(ChipError::GaveUp { attempts: self.settings.retries.max(1), last: Box::new(last_error.expect("tried")) })
+    }
+
+    /// One program: configuration that changed, then the batch's input spikes, each sample in its window.
+    fn program(&mut self, inputs: &Matrix, quads: &[(u32, u32)]) -> Program {
+        let mut builder = ProgramBuilder::new();
+        let mut words = 0u64;
+        if !self.configured {
+            let writes = static_writes(&self.mapping, &self.values);
+            words += writes.len() as u64;
+            builder.write_all(writes);
+        }
+        match &self.written_quads {
+            Some(old) => {
+                for (new, old) in quads.iter().zip(old) {
+                    if new != old {
+                        builder.write(new.0, new.1);
+                        words += 1;
+                    }
+                }
+            }
+            None => {
+                builder.write_all(quads.iter().copied());
+                words += quads.len() as u64;
+            }
+        }
+        self.stats.words_written += words;
+        builder.systime_sync();
+        builder.timer_reset();
+        let window_us = self.settings.window * self.settings.scales.time_unit_us;
+        let mut events = Vec::new();
+        for b in 0..inputs.rows {
+            for (slot, external) in self.mapping.externals.iter().enumerate() {
+                let t = match *external {
+                    External::Input(i) => inputs.data[b * inputs.cols + i],
+                    External::Bias(t) => t,
+                };
+                // Spikes outside their sample's window would land in another sample: not sent.
+                if !(t >= 0.0 && t < self.settings.window) {
+                    continue;
+                }
+                let us = self.settings.offset_us + b as f64 * window_us + t * self.settings.scales.time_unit_us;
+                let cycles = (us * CYCLES_PER_US as f64).round() as u32;
+                events.push((cycles, SpikeLabel(layout::external_label(slot))));
+            }
+        }
+        builder.spikes(&events);
+        let end_us = self.settings.offset_us + inputs.rows as f64 * window_us;
+        builder.wait_until((end_us * CYCLES_PER_US as f64).ceil() as u32);
+        builder.build()
+    }
+
+    /// Cuts the recording into per-sample first-spike times of every layer.
+    fn dissect(&self, response: &Response, batch: usize) -> Result<ChipForward, ChipError> {
+        let mut layers: Vec<Matrix> = self
+            .mapping
+            .layers
+            .iter()
+            .map(|l| Matrix { rows: batch, cols: l.size, data: vec![f64::INFINITY; batch * l.size] })
+            .collect();
+        let tu = self.settings.scales.time_unit_us;
+        let duration = batch as f64 * self.settings.window;
+        let mut unknown = 0usize;
+        for spike in &response.spikes {
+            let Some(b) = self.label_table[usize::from(spike.label.0 & 0x7FF)] else {
+                unknown += 1;
+                continue;
+            };
+            let Some((l, j)) = self.layer_of_neuron[usize::from(b)] else {
+                unknown += 1;
+                continue;
+            };
+            // The stamp counts whole cycles: take the middle of the cycle.
+            let t = ((spike.chip_time as f64 + 0.5) / CYCLES_PER_US as f64 - self.settings.offset_us) / tu;
+            if t > duration + self.settings.window {
+                return Err(ChipError::Stall(format!(
+                    "a spike at {:.1} us lies beyond the run's {:.1} us",
+                    t * tu,
+                    duration * tu
+                )));
+            }
+            if t < 0.0 {
+                continue;
+            }
+            let sample = (t / self.settings.window).floor() as usize;
+            if sample >= batch {
+                continue;
+            }
+            let local = t - sample as f64 * self.settings.window;
+            let cols = layers[l].cols;
+            let cell = &mut layers[l].data[sample * cols + j];
+            if local < *cell {
+                *cell = local;
+            }
+        }
+        if unknown > 0 {
+            tracing::warn!("{unknown} recorded spikes came from neurons outside the network");
+        }
+        Ok(ChipForward { layers })
+    }
+}
