@@ -1,5 +1,6 @@
 //! `bss2 emulator serve`: an emulated chip behind TCP, UDP or a pseudo-terminal, for clients that connect to
-//! an endpoint (`--chip tcp://...` etc.) instead of embedding the emulator.
+//! an endpoint (`--substrate tcp://...` etc.) instead of embedding the emulator; `bss2 emulator inspect`: the
+//! true parameters of an emulated chip's circuits.
 
 use std::io::Write;
 use std::path::Path;
@@ -21,6 +22,33 @@ enum EmulatorCommand {
     /// Serve an emulated chip; prints the endpoint to connect to (`listening on ENDPOINT`), then serves until
     /// interrupted (Ctrl-C).
     Serve(ServeArgs),
+    /// Print the true parameters of every neuron circuit (CSV, one row per circuit) with the nominal CapMem values
+    /// of the reference's chip model (tau 6 us, threshold 2.6, 30 LSB per weight unit).
+    Inspect(InspectArgs),
+}
+
+/// Options of `bss2 emulator inspect`.
+#[derive(Debug, clap::Args)]
+struct InspectArgs {
+    /// Seed of the chip's fixed-pattern mismatch.
+    #[arg(long, default_value_t = 1)]
+    chip_seed: u64,
+    /// Chip profile: `default`, `ideal` or a YAML file.
+    #[arg(long, default_value = "default")]
+    profile: String,
+}
+
+impl InspectArgs {
+    fn run(self) -> anyhow::Result<()> {
+        let profile = load_profile(&self.profile)?;
+        let values = bss2_host::chip::inspect::nominal_circuit_values(&profile);
+        let csv = bss2_host::chip::inspect::inspect_csv(&profile, self.chip_seed, &values);
+        match std::io::stdout().lock().write_all(csv.as_bytes()) {
+            // A reader that stops early (`| head`) is not an error.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            other => other.context("writing to stdout"),
+        }
+    }
 }
 
 /// Options of `bss2 emulator serve`.
@@ -49,6 +77,7 @@ impl Cmd {
     pub fn run(self) -> anyhow::Result<()> {
         match self.command {
             EmulatorCommand::Serve(args) => args.run(),
+            EmulatorCommand::Inspect(args) => args.run(),
         }
     }
 }

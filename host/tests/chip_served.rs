@@ -1,0 +1,101 @@
+//! `bss2 inference` against `bss2 emulator serve` over TCP, UDP and a pseudo-terminal, with dropped and corrupted
+//! frames: the output files equal the embedded emulator's bit for bit. Stalls and dead endpoints end in a clear
+//! error after the configured retries, never a hang.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+mod common;
+
+const BSS2: &str = env!("CARGO_BIN_EXE_bss2");
+
+/// A server child process, killed when dropped.
+struct Server {
+    child: Child,
+    endpoint: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(listen: &str, faults: &str) -> Server {
+    let mut child = Command::new(BSS2)
+        .args(["-q", "emulator", "serve", "--listen", listen, "--chip-seed", "3", "--faults", faults])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let endpoint = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("{line:?}")).to_string();
+    Server { child, endpoint }
+}
+
+fn inference(dir: &Path, substrate: &str, extra: &[&str]) -> std::process::Output {
+    Command::new(BSS2)
+        .args(["-q", "inference"])
+        .arg(dir)
+        .args(["--substrate", substrate, "--chip-seed", "3"])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+fn outputs(dir: &Path) -> Vec<u8> {
+    std::fs::read(dir.join("epoch_200/test_output_times.npy")).unwrap()
+}
+
+#[test]
+fn served_inference_with_link_faults_equals_the_embedded_run() {
+    let doc = common::fixture();
+    let dir = tempfile::tempdir().unwrap();
+    common::convert(&doc["yin_yang_chipready_W"], dir.path());
+    let out = inference(dir.path(), "emulator", &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let embedded = outputs(dir.path());
+    for listen in ["tcp://127.0.0.1:0", "udp://127.0.0.1:0", "pty"] {
+        let server = serve(listen, "drop=0.05,corrupt=0.01");
+        std::fs::remove_file(dir.path().join("epoch_200/test_output_times.npy")).unwrap();
+        let out = inference(dir.path(), &server.endpoint, &[]);
+        assert!(out.status.success(), "{listen}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(outputs(dir.path()) == embedded, "{listen}: the output times differ from the embedded run");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("0 retries"), "{listen}: {stdout}");
+    }
+}
+
+#[test]
+fn a_stalling_chip_fails_after_the_retries_with_a_clear_error() {
+    let doc = common::fixture();
+    let dir = tempfile::tempdir().unwrap();
+    common::convert(&doc["yin_yang_chipready_W"], dir.path());
+    let server = serve("tcp://127.0.0.1:0", "stall=1");
+    let started = Instant::now();
+    let out = inference(dir.path(), &server.endpoint, &["--timeout", "0.5", "--retries", "3"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("failed 3 times") && stderr.contains("no complete response within 500ms"), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(20), "took {:?}", started.elapsed());
+}
+
+#[test]
+fn a_dead_endpoint_fails_after_the_retries_with_a_clear_error() {
+    let doc = common::fixture();
+    let dir = tempfile::tempdir().unwrap();
+    common::convert(&doc["yin_yang_chipready_W"], dir.path());
+    // A port nobody listens on: bind one, then free it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    for endpoint in [format!("tcp://127.0.0.1:{port}"), format!("udp://127.0.0.1:{port}")] {
+        let started = Instant::now();
+        let out = inference(dir.path(), &endpoint, &["--timeout", "0.5", "--retries", "2"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{endpoint}: {stderr}");
+        assert!(stderr.contains("failed 2 times") && stderr.contains(&endpoint[6..]), "{endpoint}: {stderr}");
+        assert!(started.elapsed() < Duration::from_secs(20), "{endpoint}: took {:?}", started.elapsed());
+    }
+}
