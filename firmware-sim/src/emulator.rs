@@ -1,9 +1,9 @@
 //! The emulated FPGA and chip: executes a program's instruction stream against the memory map and the analog
 //! physics, and answers with the from-FPGA stream a real system would send.
 
-use bss2_protocol::containers::NEURON_RESET_BASE;
+use bss2_protocol::containers::{Container, MADC_BASE, MadcControl, NEURON_RESET_BASE, ReadoutSource};
 use bss2_protocol::error::DecodeError;
-use bss2_protocol::from_fpga::{FromFpga, Pack, SpikeEvent};
+use bss2_protocol::from_fpga::{FromFpga, MadcSample, Pack, SpikeEvent};
 use bss2_protocol::label::SpikeLabel;
 use bss2_protocol::program::{CYCLES_PER_US, TIME_MASK};
 use bss2_protocol::stream::{FromFpgaEncoder, Item, decode_to_fpga};
@@ -43,7 +43,27 @@ pub struct Emulator {
     runs: u64,
     noise: ChaCha8Rng,
     threshold_noise_mv: Vec<f64>,
+    madc: Option<MadcRecording>,
 }
+
+/// A running MADC recording.
+#[derive(Clone, Copy, Debug)]
+struct MadcRecording {
+    /// Start of the recording (us).
+    start: f64,
+    /// Samples taken so far.
+    taken: u32,
+    /// Time of the next sample (us): `start + taken * period`, not a running sum, so stamps do not drift.
+    next: f64,
+    /// Sample period (us).
+    period: f64,
+    /// Samples still to take (None: until stopped).
+    remaining: Option<u32>,
+    channel: bool,
+}
+
+/// The MADC's default sample period: 500 MHz / (12 + 5), spec §1.6.
+const MADC_DEFAULT_PERIOD_US: f64 = 17.0 / 500.0;
 
 impl Emulator {
     /// A chip with this profile and fixed pattern, in its reset state.
@@ -62,6 +82,7 @@ impl Emulator {
             runs: 0,
             noise: ChaCha8Rng::seed_from_u64(0),
             threshold_noise_mv: vec![0.0; CIRCUITS],
+            madc: None,
         }
     }
 
@@ -107,6 +128,7 @@ impl Emulator {
                     self.systime = 0;
                     self.timer_base = 0;
                     self.membranes.clear();
+                    self.madc = None;
                 }
                 ToFpga::SystimeInit(false) => out.message(FromFpga::Systime(self.systime)),
                 ToFpga::JtagData { keep_response: true, .. } => out.message(FromFpga::JtagData(0)),
@@ -180,9 +202,68 @@ impl Emulator {
             }
         }
         self.memory.write(address, data, byte_enables);
+        if address == MADC_BASE {
+            self.control_madc();
+        }
         if !address_is_fpga(address) {
             self.compiled = None;
         }
+    }
+
+    /// Starts or stops a MADC recording after a write to its control word.
+    fn control_madc(&mut self) {
+        let words = [self.memory.read(MADC_BASE), self.memory.read(MADC_BASE + 1)];
+        let control = MadcControl::decode(&words).unwrap_or_default();
+        self.madc = control.enable_sampling.then(|| {
+            let period = match control.sample_period.get() {
+                0 => MADC_DEFAULT_PERIOD_US,
+                cycles => f64::from(cycles) / CYCLES_PER_US as f64,
+            };
+            let remaining = match control.number_of_samples.get() {
+                0 => None,
+                n => Some(n),
+            };
+            let now = self.now_us();
+            MadcRecording { start: now, taken: 0, next: now, period, remaining, channel: control.channel }
+        });
+    }
+
+    /// Takes the MADC samples due before `until` (us), with the membranes as they are (no event in between).
+    fn sample_madc(&mut self, until: f64, inclusive: bool, out: &mut ResponseWriter) {
+        let Some(mut rec) = self.madc else { return };
+        let compiled = self.compiled.as_ref().expect("compiled before sampling");
+        let recording = compiled.recording;
+        let readout = compiled.readout.map(|(c, source)| (c, compiled.circuit_group[c], source));
+        while (rec.next < until || inclusive && rec.next == until) && rec.remaining != Some(0) {
+            let t = rec.next;
+            let code = match readout {
+                None => 0.0,
+                Some((_, (g, position), source)) => {
+                    let (g, position) = (g as usize, usize::from(position));
+                    let group = &compiled.groups[g];
+                    let m = &self.membranes[g];
+                    let curves = &self.profile.curves;
+                    match source {
+                        ReadoutSource::Membrane | ReadoutSource::Adaptation => {
+                            (group.leak_mv + m.potential(t)) / curves.madc_mv_per_lsb
+                        }
+                        ReadoutSource::ExcitatorySynapticInput => 256.0 + 10.0 * m.channel(t, 2 * position),
+                        ReadoutSource::InhibitorySynapticInput => 256.0 + 10.0 * m.channel(t, 2 * position + 1),
+                    }
+                }
+            };
+            let z: f64 = StandardNormal.sample(&mut self.noise);
+            let noisy = code + self.profile.noise.madc_lsb * z;
+            let value = if noisy.is_nan() { 0 } else { noisy.round().clamp(0.0, 1023.0) as u16 };
+            if recording {
+                let cycle = (t * CYCLES_PER_US as f64).floor() as u64;
+                out.sample(cycle, value | u16::from(rec.channel) << 10);
+            }
+            rec.taken += 1;
+            rec.next = rec.start + f64::from(rec.taken) * rec.period;
+            rec.remaining = rec.remaining.map(|n| n - 1);
+        }
+        self.madc = (rec.remaining != Some(0)).then_some(rec);
     }
 
     /// Builds the compiled configuration and the membranes if a write invalidated them. Membranes keep their
@@ -218,8 +299,10 @@ impl Emulator {
                 }
             }
             let Some((t, g)) = first else { break };
+            self.sample_madc(t, false, out);
             self.fire(g, t, out);
         }
+        self.sample_madc(until, true, out);
     }
 
     fn fire(&mut self, g: usize, t: f64, out: &mut ResponseWriter) {
@@ -298,19 +381,26 @@ fn address_is_fpga(address: u32) -> bool {
     address & 0x8000_0000 != 0
 }
 
+/// A recorded event waiting to be packed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Recorded {
+    Spike(u16),
+    Sample(u16),
+}
+
 /// Encodes the response, keeping the receiver's running time (spec §1.7) in step so that every recorded spike's
-/// 8-bit stamp reconstructs to its full time.
+/// and sample's 8-bit stamp reconstructs to its full time.
 #[derive(Debug, Default)]
 struct ResponseWriter {
     encoder: FromFpgaEncoder,
     /// The receiver's running time after the last message.
     time: u64,
-    spikes: Vec<(u64, u16)>,
+    pending: Vec<(u64, Recorded)>,
 }
 
 impl ResponseWriter {
     fn message(&mut self, m: FromFpga) {
-        self.flush_spikes();
+        self.flush();
         self.push(m);
     }
 
@@ -325,15 +415,27 @@ impl ResponseWriter {
     }
 
     fn spike(&mut self, cycle: u64, label: u16) {
-        self.spikes.push((cycle & TIME_MASK, label));
-        if self.spikes.len() == 3 {
-            self.flush_spikes();
+        self.record(cycle, Recorded::Spike(label));
+    }
+
+    fn sample(&mut self, cycle: u64, field: u16) {
+        self.record(cycle, Recorded::Sample(field));
+    }
+
+    fn record(&mut self, cycle: u64, event: Recorded) {
+        if self.pending.last().is_some_and(|&(_, e)| std::mem::discriminant(&e) != std::mem::discriminant(&event)) {
+            self.flush();
+        }
+        self.pending.push((cycle & TIME_MASK, event));
+        if self.pending.len() == 3 {
+            self.flush();
         }
     }
 
-    fn flush_spikes(&mut self) {
-        let spikes = std::mem::take(&mut self.spikes);
-        let mut rest = &spikes[..];
+    /// Packs the pending events (all of one kind) in groups of up to three.
+    fn flush(&mut self) {
+        let pending = std::mem::take(&mut self.pending);
+        let mut rest = &pending[..];
         while !rest.is_empty() {
             // A pack's stamps must all lie within 127 cycles below the receiver's time after the pack.
             let mut n = 1;
@@ -352,15 +454,36 @@ impl ResponseWriter {
             } else if next < hi || next > lo + 127 {
                 self.push(FromFpga::Systime(hi.saturating_sub(1)));
             }
-            let events: Vec<SpikeEvent> =
-                rest[..n].iter().map(|&(t, l)| SpikeEvent::new(((2 * t) & 0xFF) as u8, SpikeLabel(l))).collect();
-            self.push(FromFpga::Spikes(Pack::new(&events).expect("1 to 3 events")));
+            let stamp = |t: u64| ((2 * t) & 0xFF) as u8;
+            let message = match rest[0].1 {
+                Recorded::Spike(_) => {
+                    let events: Vec<SpikeEvent> = rest[..n]
+                        .iter()
+                        .map(|&(t, e)| match e {
+                            Recorded::Spike(l) => SpikeEvent::new(stamp(t), SpikeLabel(l)),
+                            Recorded::Sample(_) => unreachable!("one kind per flush"),
+                        })
+                        .collect();
+                    FromFpga::Spikes(Pack::new(&events).expect("1 to 3 events"))
+                }
+                Recorded::Sample(_) => {
+                    let samples: Vec<MadcSample> = rest[..n]
+                        .iter()
+                        .map(|&(t, e)| match e {
+                            Recorded::Sample(f) => MadcSample::new(stamp(t), f),
+                            Recorded::Spike(_) => unreachable!("one kind per flush"),
+                        })
+                        .collect();
+                    FromFpga::Madc(Pack::new(&samples).expect("1 to 3 samples"))
+                }
+            };
+            self.push(message);
             rest = &rest[n..];
         }
     }
 
     fn finish(mut self) -> Vec<u64> {
-        self.flush_spikes();
+        self.flush();
         self.encoder.finish()
     }
 }

@@ -96,6 +96,11 @@ impl Membrane {
         if t <= self.t0 { self.u0 } else { self.value(t - self.t0) }
     }
 
+    /// Slope contributed by channel `k` at absolute time `t` (mV/us).
+    pub fn channel(&self, t: f64, k: usize) -> f64 {
+        self.q[k] * (-(t - self.t0).max(0.0) / self.p.tau_syn[k]).exp()
+    }
+
     /// Moves the reference time to `t` (no-op inside a refractory period).
     fn advance(&mut self, t: f64) {
         let dt = t - self.t0;

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use bss2_protocol::containers::{
     CROSSBAR_NODE_BASE, CommonNeuronBackendConfig, CommonPadiBusConfig, Container, EVENT_RECORDING_CONFIG_ADDRESS,
-    NeuronBackendConfig, NeuronConfig, RefractoryClock, RowMode, SynapseDriverConfig, permute_weight_bits,
+    NeuronBackendConfig, NeuronConfig, ReadoutSource, RefractoryClock, RowMode, SynapseDriverConfig,
+    permute_weight_bits,
 };
 use bss2_protocol::coords::{
     CapMemCell, CrossbarInput, CrossbarNode, CrossbarOutput, Hemisphere, Neuron, NeuronParameter, SharedCapMemCell,
@@ -76,6 +77,8 @@ pub struct Compiled {
     pub circuit_group: Vec<(u32, u8)>,
     /// Event recording switched on.
     pub recording: bool,
+    /// The circuit routed to the MADC (the lowest with readout enabled) and what it reads.
+    pub readout: Option<(usize, ReadoutSource)>,
     /// Per circuit, per input type: slope jump per weight LSB (mV/us), on its membrane.
     amplitude: Vec<[f64; 2]>,
     /// Per circuit: synaptic inputs enabled (exc, inh).
@@ -212,10 +215,12 @@ impl Compiled {
         });
         let rows = std::array::from_fn(|s| Self::synapse_rows(memory, pattern, s));
         let recording = memory.read(EVENT_RECORDING_CONFIG_ADDRESS) & 1 == 1;
+        let readout = configs.iter().position(|c| c.enable_readout).map(|c| (c, configs[c].readout_source));
         Compiled {
             groups,
             circuit_group,
             recording,
+            readout,
             amplitude,
             inputs_enabled,
             nodes,
@@ -268,12 +273,13 @@ impl Compiled {
             }
         }
         let spiking = circuits.iter().copied().find(|&c| configs[c].enable_threshold_comparator);
-        let (mut threshold, mut reset, mut refractory, mut output) = (f64::INFINITY, 0.0, 0.0, None);
+        // Reset (spikes and reset strobes) pulls to the reset potential of the spiking circuit, else the first.
+        let mut reset = params[spiking.unwrap_or(first)].reset_mv - leak_mv;
+        let (mut threshold, mut refractory, mut output) = (f64::INFINITY, 0.0, None);
         if let Some(c) = spiking {
             let neuron = Neuron::from_index(c).expect("circuit index");
             let backend: NeuronBackendConfig = read_container(memory, neuron);
             threshold = params[c].threshold_mv + threshold_noise_mv[c] - leak_mv;
-            reset = params[c].reset_mv - leak_mv;
             refractory = refractory_us(memory, neuron, &backend);
             if faults.spontaneous.contains(&c) {
                 threshold = reset.min(0.0) - 20.0;

@@ -23,6 +23,14 @@ pub struct TransferCurves {
     pub gain_mv_per_us_lsb: f64,
     /// CADC: mV per LSB (spec §1.6: about 4.5 mV).
     pub cadc_mv_per_lsb: f64,
+    /// MADC: mV per LSB of a membrane sample (spec hardware-reference §2.5: about 2 mV); synaptic-input samples
+    /// read `256 + 10 x` the input's slope in mV/us.
+    #[serde(default = "default_madc_mv_per_lsb")]
+    pub madc_mv_per_lsb: f64,
+}
+
+fn default_madc_mv_per_lsb() -> f64 {
+    2.0
 }
 
 /// Fixed-pattern mismatch, drawn per neuron circuit (and per synapse) from the chip seed.
@@ -57,6 +65,9 @@ pub struct Noise {
     pub spike_time_ns: f64,
     /// Std (CADC LSB) of each CADC read.
     pub cadc_lsb: f64,
+    /// Std (MADC LSB, about 2 mV) of each MADC sample.
+    #[serde(default)]
+    pub madc_lsb: f64,
 }
 
 /// A chip profile.
@@ -103,6 +114,7 @@ impl ChipProfile {
             mv_per_capmem_lsb: 1.9,
             gain_mv_per_us_lsb: 0.61,
             cadc_mv_per_lsb: 4.5,
+            madc_mv_per_lsb: 2.0,
         }
     }
 
@@ -119,7 +131,7 @@ impl ChipProfile {
                 synapse_rel: 0.0,
                 cadc_offset_lsb: 0.0,
             },
-            noise: Noise { threshold_mv: 0.0, spike_time_ns: 0.0, cadc_lsb: 0.0 },
+            noise: Noise { threshold_mv: 0.0, spike_time_ns: 0.0, cadc_lsb: 0.0, madc_lsb: 0.0 },
         }
     }
 
@@ -136,7 +148,7 @@ impl ChipProfile {
                 synapse_rel: 0.03,
                 cadc_offset_lsb: 8.0,
             },
-            noise: Noise { threshold_mv: 4.8, spike_time_ns: 10.0, cadc_lsb: 1.0 },
+            noise: Noise { threshold_mv: 4.8, spike_time_ns: 10.0, cadc_lsb: 1.0, madc_lsb: 1.0 },
         }
     }
 
@@ -168,6 +180,7 @@ impl ChipProfile {
             ("curves.mv_per_capmem_lsb", c.mv_per_capmem_lsb),
             ("curves.gain_mv_per_us_lsb", c.gain_mv_per_us_lsb),
             ("curves.cadc_mv_per_lsb", c.cadc_mv_per_lsb),
+            ("curves.madc_mv_per_lsb", c.madc_mv_per_lsb),
         ];
         for (key, v) in positive {
             if !(v > 0.0 && v.is_finite()) {
@@ -185,6 +198,7 @@ impl ChipProfile {
             ("noise.threshold_mv", n.threshold_mv),
             ("noise.spike_time_ns", n.spike_time_ns),
             ("noise.cadc_lsb", n.cadc_lsb),
+            ("noise.madc_lsb", n.madc_lsb),
         ];
         for (key, v) in non_negative {
             if !(v >= 0.0 && v.is_finite()) {

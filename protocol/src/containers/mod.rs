@@ -20,6 +20,7 @@ mod background;
 mod capmem;
 mod crossbar;
 mod fpga;
+mod madc;
 mod neuron;
 mod neuron_backend;
 mod padi;
@@ -36,6 +37,7 @@ pub use crossbar::{
 pub use fpga::{
     EVENT_RECORDING_CONFIG_ADDRESS, EventRecordingConfig, POLLING_OMNIBUS_BLOCK_CONFIG_BASE, PollingOmnibusBlockConfig,
 };
+pub use madc::{MADC_BASE, MadcControl};
 pub use neuron::{NEURON_CONFIG_BASE, NeuronConfig, ReadoutSource};
 pub use neuron_backend::{
     COMMON_NEURON_BACKEND_CONFIG_BASE, CommonNeuronBackendConfig, NEURON_BACKEND_CONFIG_BASE, NEURON_RESET_BASE,
