@@ -36,6 +36,9 @@ pub struct Emulator {
     memory: Memory,
     compiled: Option<Compiled>,
     membranes: Vec<Membrane>,
+    /// Membranes that may still cross their threshold without new input (the others are skipped).
+    active: Vec<usize>,
+    is_active: Vec<bool>,
     /// System time (8 ns cycles since the last synchronisation).
     systime: u64,
     timer_base: u64,
@@ -77,6 +80,8 @@ impl Emulator {
             memory: Memory::default(),
             compiled: None,
             membranes: Vec::new(),
+            active: Vec::new(),
+            is_active: Vec::new(),
             systime: 0,
             timer_base: 0,
             runs: 0,
@@ -282,6 +287,9 @@ impl Emulator {
         } else {
             self.membranes = compiled.groups.iter().map(|g| Membrane::at_rest(g.params, now)).collect();
         }
+        // New parameters may make any membrane cross: look at all of them once.
+        self.active = (0..self.membranes.len()).collect();
+        self.is_active = vec![true; self.membranes.len()];
         self.compiled = Some(compiled);
     }
 
@@ -291,13 +299,18 @@ impl Emulator {
         let until = target as f64 / CYCLES_PER_US as f64;
         loop {
             let mut first: Option<(f64, usize)> = None;
-            for (g, m) in self.membranes.iter_mut().enumerate() {
+            let (membranes, is_active) = (&mut self.membranes, &mut self.is_active);
+            self.active.retain(|&g| {
+                let m = &mut membranes[g];
                 if let Some(t) = m.next_crossing(until)
                     && first.is_none_or(|(best, _)| t < best)
                 {
                     first = Some((t, g));
                 }
-            }
+                let keep = !m.is_quiet();
+                is_active[g] = keep;
+                keep
+            });
             let Some((t, g)) = first else { break };
             self.sample_madc(t, false, out);
             self.fire(g, t, out);
@@ -307,6 +320,10 @@ impl Emulator {
 
     fn fire(&mut self, g: usize, t: f64, out: &mut ResponseWriter) {
         self.membranes[g].fire(t);
+        if !self.is_active[g] {
+            self.is_active[g] = true;
+            self.active.push(g);
+        }
         let compiled = self.compiled.as_mut().expect("compiled before the physics runs");
         if let Some(output) = compiled.groups[g].output {
             let route = compiled.route(output.crossbar_input, output.label);
@@ -327,7 +344,12 @@ impl Emulator {
 
     fn deliver(&mut self, t: f64, route: &crate::network::Route, out: &mut ResponseWriter) {
         for &(g, channel, amount) in &route.targets {
-            self.membranes[g as usize].input(t, usize::from(channel), amount);
+            let g = g as usize;
+            self.membranes[g].input(t, usize::from(channel), amount);
+            if !self.is_active[g] {
+                self.is_active[g] = true;
+                self.active.push(g);
+            }
         }
         if self.compiled.as_ref().is_some_and(|c| c.recording) {
             for &label in &route.recorded {
@@ -352,6 +374,10 @@ impl Emulator {
         let g = compiled.circuit_group[circuit].0 as usize;
         let now = self.now_us();
         self.membranes[g].clamp_to_reset(now);
+        if !self.is_active[g] {
+            self.is_active[g] = true;
+            self.active.push(g);
+        }
     }
 
     /// A causal CADC quad: the membranes of the quad's four columns, 8 bit each, entry e in byte 3 - e.

@@ -19,13 +19,6 @@ pub const MAX_CHANNELS: usize = 4;
 /// Crossing times are refined to this (us).
 const ROOT_TOLERANCE_US: f64 = 1e-9;
 
-/// `expm1(t d) / d`, continuous at `d = 0`.
-#[inline]
-fn expm1_ratio(t: f64, d: f64) -> f64 {
-    let x = t * d;
-    if x.abs() < 1e-8 { t * (1.0 + 0.5 * x) } else { x.exp_m1() / d }
-}
-
 /// A membrane's parameters (times in us, potentials in mV relative to the leak potential).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct MembraneParameters {
@@ -70,25 +63,41 @@ impl Membrane {
     /// `u` at `t0 + dt`.
     #[inline]
     fn value(&self, dt: f64) -> f64 {
-        let mut sum = self.u0;
-        for k in 0..MAX_CHANNELS {
-            if self.q[k] != 0.0 {
-                sum += self.q[k] * expm1_ratio(dt, self.d[k]);
-            }
-        }
-        sum * (-dt / self.p.tau_mem).exp()
+        self.value_and_slope(dt).0
     }
 
     /// `du/dt` at `t0 + dt`.
     #[inline]
     fn slope(&self, dt: f64) -> f64 {
-        let mut drive = 0.0;
+        self.value_and_slope(dt).1
+    }
+
+    /// `u` and `du/dt` at `t0 + dt`, with one exponential for the membrane and at most one `expm1` per channel
+    /// (`e^(-dt/tau_k) = e^(-dt/tau_mem) (1 + expm1(dt d_k))`).
+    #[inline]
+    fn value_and_slope(&self, dt: f64) -> (f64, f64) {
+        let decay = (-dt / self.p.tau_mem).exp();
+        let (mut sum, mut drive) = (self.u0, 0.0);
         for k in 0..MAX_CHANNELS {
             if self.q[k] != 0.0 {
-                drive += self.q[k] * (-dt / self.p.tau_syn[k]).exp();
+                let x = dt * self.d[k];
+                let (ratio, growth) = if x.abs() < 1e-8 {
+                    (dt * (1.0 + 0.5 * x), 1.0 + x)
+                } else {
+                    let e = x.exp_m1();
+                    (e / self.d[k], 1.0 + e)
+                };
+                sum += self.q[k] * ratio;
+                drive += self.q[k] * growth;
             }
         }
-        drive - self.value(dt) / self.p.tau_mem
+        let u = sum * decay;
+        (u, drive * decay - u / self.p.tau_mem)
+    }
+
+    /// Whether no crossing is possible before the next input (the scan proved it).
+    pub fn is_quiet(&self) -> bool {
+        self.found.is_none() && self.checked_until == f64::INFINITY || self.p.threshold == f64::INFINITY
     }
 
     /// Potential relative to the leak at absolute time `t` (the reset potential during a refractory period).
@@ -167,6 +176,17 @@ impl Membrane {
         b
     }
 
+    /// Upper bound of `u` over all future times: `q t e^(-t/tau) <= q tau / e`.
+    fn peak_bound(&self) -> f64 {
+        let mut b = self.u0.max(0.0);
+        for k in 0..MAX_CHANNELS {
+            if self.q[k] > 0.0 {
+                b += self.q[k] * self.p.tau_mem.max(self.p.tau_syn[k]) / std::f64::consts::E;
+            }
+        }
+        b
+    }
+
     fn longest_tau(&self) -> f64 {
         self.p.tau_syn.iter().fold(self.p.tau_mem, |a, &b| a.max(b))
     }
@@ -190,8 +210,12 @@ impl Membrane {
             return None;
         }
         let (a, b) = (start - self.t0, until - self.t0);
+        if theta > 0.0 && self.peak_bound() < theta {
+            self.checked_until = f64::INFINITY;
+            return None;
+        }
         let mut x = a;
-        let (ux, mut sx) = (self.value(x), self.slope(x));
+        let (ux, mut sx) = self.value_and_slope(x);
         if ux >= theta {
             self.found = Some(start);
             return self.found;
@@ -205,7 +229,7 @@ impl Membrane {
                 return None;
             }
             let y = (x + step).min(b);
-            let (uy, sy) = (self.value(y), self.slope(y));
+            let (uy, sy) = self.value_and_slope(y);
             if uy >= theta {
                 self.found = Some(self.t0 + self.bisect_crossing(x, y));
                 return self.found;
@@ -223,11 +247,28 @@ impl Membrane {
         None
     }
 
-    /// The crossing in `[lo, hi]` with `u(lo) < theta <= u(hi)`.
+    /// The crossing in `[lo, hi]` with `u(lo) < theta <= u(hi)`: Newton steps kept inside the shrinking bracket,
+    /// bisection where a step would leave it, until the bracket or the step is below the tolerance.
     fn bisect_crossing(&self, mut lo: f64, mut hi: f64) -> f64 {
+        let theta = self.p.threshold;
+        let mut x = 0.5 * (lo + hi);
         while hi - lo > ROOT_TOLERANCE_US {
-            let mid = 0.5 * (lo + hi);
-            if self.value(mid) >= self.p.threshold { hi = mid } else { lo = mid }
+            let (u, slope) = self.value_and_slope(x);
+            if u >= theta {
+                hi = x
+            } else {
+                lo = x
+            }
+            let newton = x - (u - theta) / slope;
+            if slope > 0.0 && newton > lo && newton < hi {
+                if (newton - x).abs() < 0.25 * ROOT_TOLERANCE_US {
+                    // Converged: the first point at or above the threshold, to the tolerance.
+                    return if u >= theta { x } else { (x + ROOT_TOLERANCE_US).min(hi) };
+                }
+                x = newton;
+            } else {
+                x = 0.5 * (lo + hi);
+            }
         }
         hi
     }
