@@ -253,7 +253,8 @@ impl Emulator {
                             (group.leak_mv + m.potential(t)) / curves.madc_mv_per_lsb
                         }
                         ReadoutSource::ExcitatorySynapticInput => 256.0 + 10.0 * m.channel(t, 2 * position),
-                        ReadoutSource::InhibitorySynapticInput => 256.0 + 10.0 * m.channel(t, 2 * position + 1),
+                        // Inhibitory inputs are negative slopes; the readout shows their size.
+                        ReadoutSource::InhibitorySynapticInput => 256.0 - 10.0 * m.channel(t, 2 * position + 1),
                     }
                 }
             };

@@ -24,7 +24,7 @@ pub struct TransferCurves {
     /// CADC: mV per LSB (spec §1.6: about 4.5 mV).
     pub cadc_mv_per_lsb: f64,
     /// MADC: mV per LSB of a membrane sample (spec hardware-reference §2.5: about 2 mV); synaptic-input samples
-    /// read `256 + 10 x` the input's slope in mV/us.
+    /// read `256 + 10 |x|` for the input's slope x in mV/us.
     #[serde(default = "default_madc_mv_per_lsb")]
     pub madc_mv_per_lsb: f64,
 }

@@ -1,16 +1,16 @@
 //! The chip's static configuration for a mapped network: neuron circuits, refractory clocks, CapMem, synapse
 //! drivers, PADI buses, crossbar and event recording, as omnibus writes; and the synapse arrays as quad writes.
 
+use bss2_calibration::values::capmem_value;
 use bss2_firmware_sim::NominalInverse;
-use bss2_firmware_sim::analog::capmem_value;
 use bss2_firmware_sim::profile::TransferCurves;
 use bss2_protocol::containers::{
     CommonNeuronBackendConfig, CommonPadiBusConfig, CrossbarNodeConfig, EventRecordingConfig, NeuronBackendConfig,
     NeuronConfig, RefractoryClock, RowMode, SynapseDriverConfig, SynapseQuad, UInt, WritableContainer,
 };
 use bss2_protocol::coords::{
-    BackendBlock, CapMemCell, CrossbarInput, CrossbarNode, CrossbarOutput, Hemisphere, Neuron, NeuronParameter,
-    Quadrant, SharedCapMemCell, SynapseDriver, SynapseDriverOnChip, SynapseQuadColumn, SynapseQuadOnChip, SynapseRow,
+    BackendBlock, CapMemCell, CrossbarInput, CrossbarNode, CrossbarOutput, Hemisphere, Neuron, Quadrant,
+    SharedCapMemCell, SynapseDriver, SynapseDriverOnChip, SynapseQuadColumn, SynapseQuadOnChip, SynapseRow,
 };
 
 use super::layout::{self, LOGICAL_NEURONS};
@@ -26,26 +26,7 @@ pub const SYNAPSE_DAC_BIAS: u16 = 1000;
 /// Leak and reset potential: 80 CADC LSB of about 4.5 mV, the reference's calibration target.
 pub const LEAK_MV: f64 = 360.0;
 
-/// The CapMem values of one circuit.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct CircuitValues {
-    /// v_leak.
-    pub v_leak: u16,
-    /// v_reset.
-    pub v_reset: u16,
-    /// v_threshold.
-    pub v_threshold: u16,
-    /// i_bias_leak.
-    pub i_bias_leak: u16,
-    /// i_bias_synin_exc_tau.
-    pub i_bias_syn_exc_tau: u16,
-    /// i_bias_synin_inh_tau.
-    pub i_bias_syn_inh_tau: u16,
-    /// i_bias_synin_exc_gm.
-    pub i_bias_syn_exc_gm: u16,
-    /// i_bias_synin_inh_gm.
-    pub i_bias_syn_inh_gm: u16,
-}
+pub use bss2_calibration::values::{CircuitValues, capmem_writes};
 
 /// How model units become chip units.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -102,27 +83,6 @@ pub fn nominal_values(curves: &TransferCurves, p: &NeuronParams, scales: Scales)
 
 fn neuron(circuit: usize) -> Neuron {
     Neuron::from_index(circuit).expect("circuit index below 512")
-}
-
-fn cell(circuit: usize, p: NeuronParameter) -> u32 {
-    neuron(circuit).capmem_cell(p).address()
-}
-
-/// CapMem writes of one circuit.
-pub fn capmem_writes(circuit: usize, v: &CircuitValues, out: &mut Vec<(u32, u32)>) {
-    use NeuronParameter as P;
-    for (p, value) in [
-        (P::VLeak, v.v_leak),
-        (P::VReset, v.v_reset),
-        (P::VThreshold, v.v_threshold),
-        (P::IBiasLeak, v.i_bias_leak),
-        (P::IBiasSyninExcTau, v.i_bias_syn_exc_tau),
-        (P::IBiasSyninInhTau, v.i_bias_syn_inh_tau),
-        (P::IBiasSyninExcGm, v.i_bias_syn_exc_gm),
-        (P::IBiasSyninInhGm, v.i_bias_syn_inh_gm),
-    ] {
-        out.push((cell(circuit, p), u32::from(value)));
-    }
 }
 
 /// The static configuration of a mapping: `values[circuit]` are the CapMem values of every circuit (nominal

@@ -1,0 +1,9 @@
+//! `bss2-calibration`: measures BrainScaleS-2 neuron circuits with protocol programs (the same on the emulator
+//! and on a chip) and fits their CapMem values to target time constants, potentials and synaptic gains.
+
+pub mod calibrate;
+pub mod fit;
+pub mod measure;
+pub mod values;
+
+pub use values::CircuitValues;
