@@ -98,6 +98,8 @@ pub struct Outcome {
     pub achieved: Vec<Achieved>,
     /// Circuits that missed a target, per parameter.
     pub failures: Vec<Failure>,
+    /// What each circuit had at the nominal start values, before the search.
+    pub before: Vec<Achieved>,
 }
 
 /// Progress callback: (stage name, iteration, of iterations).
@@ -132,8 +134,9 @@ fn search(
     s: &Search,
     measure: &mut Measure,
     progress: Progress,
-) -> Result<Vec<f64>, CalibrationError> {
+) -> Result<(Vec<f64>, Vec<f64>), CalibrationError> {
     let n = values.len();
+    let mut before = Vec::new();
     let to_x = |v: f64| if s.power_law { v.max(1.0).ln() } else { v };
     let to_y = |y: f64| if s.power_law { y.ln() } else { y };
     for v in values.iter_mut() {
@@ -148,6 +151,9 @@ fn search(
             for (sum, y) in measured.iter_mut().zip(measure(values)?) {
                 *sum += y / s.repeats.max(1) as f64;
             }
+        }
+        if iteration == 0 {
+            before = measured.clone();
         }
         for i in 0..n {
             let v = f64::from(*(s.field)(&mut values[i]));
@@ -208,7 +214,7 @@ fn search(
             best: closest,
         });
     }
-    Ok(achieved)
+    Ok((achieved, before))
 }
 
 /// Least-squares line `y = slope x + intercept` through points with at least two distinct x.
@@ -315,7 +321,7 @@ pub fn calibrate(chip: &mut dyn Chip, targets: &Targets, progress: Progress) -> 
     };
 
     // 1. tau_mem from the relaxation after a reset (leak far above reset).
-    let tau_mem = search(
+    let (tau_mem, tau_mem_before) = search(
         &mut values,
         &Search {
             name: "tau_mem",
@@ -335,7 +341,7 @@ pub fn calibrate(chip: &mut dyn Chip, targets: &Targets, progress: Progress) -> 
         progress,
     )?;
     // 2. Leak: the asymptote of the relaxation from a low reset.
-    let leak = search(
+    let (leak, leak_before) = search(
         &mut values,
         &Search {
             name: "leak",
@@ -357,7 +363,7 @@ pub fn calibrate(chip: &mut dyn Chip, targets: &Targets, progress: Progress) -> 
         progress,
     )?;
     // 3. Reset: the start of the relaxation towards a high leak.
-    let reset = search(
+    let (reset, reset_before) = search(
         &mut values,
         &Search {
             name: "reset",
@@ -379,7 +385,7 @@ pub fn calibrate(chip: &mut dyn Chip, targets: &Targets, progress: Progress) -> 
         progress,
     )?;
     // 4. Threshold: the potential at which a circuit with a high leak fires.
-    let threshold = search(
+    let (threshold, threshold_before) = search(
         &mut values,
         &Search {
             name: "threshold",
@@ -408,7 +414,7 @@ pub fn calibrate(chip: &mut dyn Chip, targets: &Targets, progress: Progress) -> 
                 (|v| &mut v.i_bias_syn_inh_tau, |v| &mut v.i_bias_syn_inh_gm)
             };
             let name = if sign > 0.0 { "tau_syn_exc" } else { "tau_syn_inh" };
-            let tau = search(
+            let (tau, tau_before) = search(
                 values,
                 &Search {
                     name,
@@ -429,7 +435,7 @@ pub fn calibrate(chip: &mut dyn Chip, targets: &Targets, progress: Progress) -> 
                 },
                 progress,
             )?;
-            let gain = search(
+            let (gain, gain_before) = search(
                 values,
                 &Search {
                     name: if sign > 0.0 { "gain_exc" } else { "gain_inh" },
@@ -446,10 +452,24 @@ pub fn calibrate(chip: &mut dyn Chip, targets: &Targets, progress: Progress) -> 
                 },
                 progress,
             )?;
-            Ok::<_, CalibrationError>((tau, gain))
+            Ok::<_, CalibrationError>(((tau, gain), (tau_before, gain_before)))
         };
-    let (tau_exc, gain_exc) = synaptic(&mut values, Stimulus::Excitatory, &targets.tau_syn_exc_us, &targets.gain_exc)?;
-    let (tau_inh, gain_inh) = synaptic(&mut values, Stimulus::Inhibitory, &targets.tau_syn_inh_us, &targets.gain_inh)?;
+    let ((tau_exc, gain_exc), (tau_exc_before, gain_exc_before)) =
+        synaptic(&mut values, Stimulus::Excitatory, &targets.tau_syn_exc_us, &targets.gain_exc)?;
+    let ((tau_inh, gain_inh), (tau_inh_before, gain_inh_before)) =
+        synaptic(&mut values, Stimulus::Inhibitory, &targets.tau_syn_inh_us, &targets.gain_inh)?;
+    let before = (0..CIRCUITS)
+        .map(|c| Achieved {
+            tau_mem_us: tau_mem_before[c],
+            tau_syn_exc_us: tau_exc_before[c],
+            tau_syn_inh_us: tau_inh_before[c],
+            leak_mv: leak_before[c],
+            reset_mv: reset_before[c],
+            threshold_mv: threshold_before[c],
+            gain_exc: gain_exc_before[c],
+            gain_inh: gain_inh_before[c],
+        })
+        .collect();
 
     let mut failures_list = Vec::new();
     for c in 0..CIRCUITS {
@@ -492,5 +512,5 @@ pub fn calibrate(chip: &mut dyn Chip, targets: &Targets, progress: Progress) -> 
             }
         }
     }
-    Ok(Outcome { values, achieved, failures: failures_list })
+    Ok(Outcome { values, achieved, failures: failures_list, before })
 }

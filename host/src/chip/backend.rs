@@ -1,9 +1,12 @@
 //! The chip backend: runs a network's forward pass on a chip (embedded emulator or an endpoint) through the
 //! protocol, one program per batch, and cuts the recording into per-sample first-spike times.
 
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use bss2_calibration::calibrate::Targets;
+use bss2_calibration::file::CalibrationFile;
 use bss2_firmware_sim::serve::{ServerFaults, in_process};
 use bss2_firmware_sim::{ChipProfile, Emulator};
 use bss2_protocol::label::SpikeLabel;
@@ -30,6 +33,14 @@ pub enum Substrate {
 }
 
 impl Substrate {
+    /// The identity a calibration of this chip records.
+    pub fn identity(&self, chip_seed: u64) -> String {
+        match self {
+            Substrate::Emulator { profile } => super::targets::emulator_identity(profile, chip_seed),
+            Substrate::Endpoint(endpoint) => endpoint.to_string(),
+        }
+    }
+
     /// Parses `emulator`, `emulator:ideal`, `emulator:PROFILE.yaml`, `tcp://...`, `udp://...`, `serial://...`,
     /// `usb://...`.
     pub fn parse(text: &str) -> Result<Substrate, ChipError> {
@@ -70,6 +81,8 @@ pub struct ChipSettings {
     pub chip_seed: u64,
     /// Faults of the embedded emulator's link and program execution (tests).
     pub faults: ServerFaults,
+    /// A calibration of this chip (its file, for messages): CapMem values instead of the nominal ones.
+    pub calibration: Option<(PathBuf, CalibrationFile)>,
 }
 
 impl Default for ChipSettings {
@@ -82,6 +95,7 @@ impl Default for ChipSettings {
             timeout: Duration::from_secs(10),
             chip_seed: 1,
             faults: ServerFaults::default(),
+            calibration: None,
         }
     }
 }
@@ -97,6 +111,28 @@ pub struct ChipStats {
     pub chip_seconds: f64,
     /// Omnibus words written.
     pub words_written: u64,
+}
+
+/// Checks that a calibration's targets are what each mapped layer's model needs.
+fn check_targets(mapping: &ChipMapping, t: &Targets, scales: Scales) -> Result<(), String> {
+    for layer in &mapping.layers {
+        let want = super::targets::circuit_targets(&layer.params, scales);
+        let names = ["tau_mem_us", "tau_syn_us", "leak_mv", "reset_mv", "threshold_mv", "gain"];
+        for b in layer.first..layer.first + layer.size {
+            let c = layout::circuits(b)[0];
+            let got =
+                [t.tau_mem_us[c], t.tau_syn_exc_us[c], t.leak_mv[c], t.reset_mv[c], t.threshold_mv[c], t.gain_exc[c]];
+            for ((name, g), w) in names.iter().zip(got).zip(want) {
+                if (g - w).abs() > 1e-6 * w.abs().max(1.0) {
+                    return Err(format!(
+                        "made for {name} = {g} but layer {} needs {w} (recalibrate with --from-config)",
+                        layer.chain_index
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The first spike of every on-chip neuron of every sample, per NeuronLayer.
@@ -141,6 +177,13 @@ impl ChipBackend {
                     values[c] = v;
                 }
             }
+        }
+        if let Some((path, file)) = &settings.calibration {
+            file.check_chip(path, &substrate.identity(settings.chip_seed))
+                .map_err(|e| ChipError::Calibration(e.to_string()))?;
+            check_targets(&mapping, &file.targets, settings.scales)
+                .map_err(|e| ChipError::Calibration(format!("{}: {e}", path.display())))?;
+            values = file.values.clone();
         }
         let emulator = match &substrate {
             Substrate::Emulator { profile } => {

@@ -9,6 +9,7 @@ pub mod config;
 pub mod inspect;
 pub mod layout;
 pub mod mapping;
+pub mod targets;
 
 pub use backend::{ChipBackend, ChipForward, ChipSettings, ChipStats, Substrate};
 
@@ -30,6 +31,9 @@ pub enum ChipError {
     /// The recording shows a stalled run.
     #[error("the FPGA stalled: {0}")]
     Stall(String),
+    /// A calibration file cannot be used for this chip or network.
+    #[error("{0}")]
+    Calibration(String),
     /// Every attempt failed.
     #[error("the chip failed {attempts} times in a row; last error: {last}")]
     GaveUp {

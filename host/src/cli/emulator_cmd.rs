@@ -22,8 +22,8 @@ enum EmulatorCommand {
     /// Serve an emulated chip; prints the endpoint to connect to (`listening on ENDPOINT`), then serves until
     /// interrupted (Ctrl-C).
     Serve(ServeArgs),
-    /// Print the true parameters of every neuron circuit (CSV, one row per circuit) with the nominal CapMem values
-    /// of the reference's chip model (tau 6 us, threshold 2.6, 30 LSB per weight unit).
+    /// Print the true parameters of every neuron circuit (CSV, one row per circuit) with a calibration's CapMem
+    /// values, or the nominal ones of the reference's chip model (tau 6 us, threshold 2.6, 30 LSB per weight unit).
     Inspect(InspectArgs),
 }
 
@@ -36,12 +36,22 @@ struct InspectArgs {
     /// Chip profile: `default`, `ideal` or a YAML file.
     #[arg(long, default_value = "default")]
     profile: String,
+    /// CapMem values from a calibration of this chip instead of the nominal ones.
+    #[arg(long)]
+    calibration: Option<std::path::PathBuf>,
 }
 
 impl InspectArgs {
     fn run(self) -> anyhow::Result<()> {
         let profile = load_profile(&self.profile)?;
-        let values = bss2_host::chip::inspect::nominal_circuit_values(&profile);
+        let values = match &self.calibration {
+            None => bss2_host::chip::inspect::nominal_circuit_values(&profile),
+            Some(path) => {
+                let file = bss2_calibration::file::CalibrationFile::load(path)?;
+                file.check_chip(path, &bss2_host::chip::targets::emulator_identity(&profile, self.chip_seed))?;
+                file.values
+            }
+        };
         let csv = bss2_host::chip::inspect::inspect_csv(&profile, self.chip_seed, &values);
         match std::io::stdout().lock().write_all(csv.as_bytes()) {
             // A reader that stops early (`| head`) is not an error.

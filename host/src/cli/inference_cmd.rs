@@ -53,6 +53,9 @@ pub struct ChipArgs {
     /// Seconds to wait for one batch's answer.
     #[arg(long, default_value_t = 10.0)]
     pub timeout: f64,
+    /// A calibration of this chip (`bss2 calibrate`); without it, the profile's nominal CapMem values are used.
+    #[arg(long)]
+    pub calibration: Option<std::path::PathBuf>,
 }
 
 impl ChipArgs {
@@ -69,6 +72,10 @@ impl ChipArgs {
         settings.scales.time_unit_us = self.time_unit_us;
         settings.retries = self.retries.max(1);
         settings.timeout = std::time::Duration::from_secs_f64(self.timeout);
+        if let Some(path) = &self.calibration {
+            let file = bss2_calibration::file::CalibrationFile::load(path)?;
+            settings.calibration = Some((path.clone(), file));
+        }
         Ok(settings)
     }
 }

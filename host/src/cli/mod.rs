@@ -1,5 +1,6 @@
 //! Subcommands of `bss2`, one module each.
 
+mod calibrate_cmd;
 mod continue_cmd;
 mod emulator_cmd;
 mod inference_cmd;
@@ -37,6 +38,8 @@ enum Command {
     Inference(inference_cmd::Cmd),
     /// Evaluate single layers given as JSON (the reference's layer-cases format).
     Layer(layer_cmd::Cmd),
+    /// Measure a chip's neuron circuits and fit their CapMem values to targets.
+    Calibrate(calibrate_cmd::Cmd),
     /// Decode and encode protocol word streams.
     Protocol(protocol_cmd::Cmd),
     /// The chip emulator: serve it over TCP, UDP or a pseudo-terminal.
@@ -65,6 +68,7 @@ pub fn main() -> ExitCode {
         Command::Inference(cmd) => cmd.run(),
         Command::Layer(cmd) => cmd.run(),
         Command::Protocol(cmd) => cmd.run(),
+        Command::Calibrate(cmd) => cmd.run(),
         Command::Emulator(cmd) => cmd.run(),
     };
     match result {

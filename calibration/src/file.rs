@@ -1,0 +1,164 @@
+//! A calibration as a file (JSON): chip identity, targets, tool version, CapMem values, what was achieved, the
+//! circuits that failed; a cache key so that an unchanged request is not recalibrated.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::calibrate::{Achieved, Failure, Outcome, Targets};
+use crate::values::CircuitValues;
+
+/// The tool that writes calibrations.
+pub const TOOL: &str = concat!("bss2-calibration ", env!("CARGO_PKG_VERSION"));
+
+/// A saved calibration.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CalibrationFile {
+    /// The tool and version that made it.
+    pub tool: String,
+    /// Which chip it is for (e.g. `emulator profile=default chip_seed=1`, or an endpoint).
+    pub chip: String,
+    /// The request's cache key.
+    pub key: String,
+    /// The targets.
+    pub targets: Targets,
+    /// CapMem values per circuit.
+    pub values: Vec<CircuitValues>,
+    /// What each circuit achieved.
+    pub achieved: Vec<Achieved>,
+    /// What each circuit had before calibration (nominal start values).
+    pub before: Vec<Achieved>,
+    /// Circuits that missed a target.
+    pub failures: Vec<Failure>,
+}
+
+/// A calibration file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    /// Reading or writing failed.
+    #[error("calibration {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The content is not a calibration.
+    #[error("calibration {path}: not a calibration file: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// The file is for another chip.
+    #[error("calibration {path} was made for {found}, not for {expected}: calibrate this chip first")]
+    OtherChip {
+        /// The file.
+        path: PathBuf,
+        /// The chip in the file.
+        found: String,
+        /// The chip in use.
+        expected: String,
+    },
+}
+
+/// FNV-1a 64 of a string: stable across builds and platforms.
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// The cache key of a request: chip, targets and tool.
+pub fn cache_key(chip: &str, targets: &Targets) -> String {
+    let text = serde_json::to_string(&(TOOL, chip, targets)).expect("targets serialise");
+    format!("{:016x}", fnv1a(&text))
+}
+
+impl CalibrationFile {
+    /// A file for an outcome.
+    pub fn new(chip: &str, targets: &Targets, outcome: Outcome) -> CalibrationFile {
+        CalibrationFile {
+            tool: TOOL.into(),
+            chip: chip.into(),
+            key: cache_key(chip, targets),
+            targets: targets.clone(),
+            values: outcome.values,
+            achieved: outcome.achieved,
+            before: outcome.before,
+            failures: outcome.failures,
+        }
+    }
+
+    /// Loads and checks a file.
+    pub fn load(path: &Path) -> Result<CalibrationFile, FileError> {
+        let text = std::fs::read_to_string(path).map_err(|source| FileError::Io { path: path.into(), source })?;
+        let file: CalibrationFile = serde_json::from_str(&text)
+            .map_err(|e| FileError::Invalid { path: path.into(), message: e.to_string() })?;
+        let n = file.values.len();
+        if n != 512 || file.achieved.len() != 512 {
+            return Err(FileError::Invalid {
+                path: path.into(),
+                message: format!("{n} circuits (values) and {} (achieved), expected 512", file.achieved.len()),
+            });
+        }
+        if let Some((c, _)) = file.values.iter().enumerate().find(|(_, v)| {
+            [v.v_leak, v.v_reset, v.v_threshold, v.i_bias_leak, v.i_bias_syn_exc_tau, v.i_bias_syn_inh_tau]
+                .iter()
+                .chain(&[v.i_bias_syn_exc_gm, v.i_bias_syn_inh_gm])
+                .any(|&x| x > 1022)
+        }) {
+            return Err(FileError::Invalid {
+                path: path.into(),
+                message: format!("circuit {c}: a CapMem value above 1022"),
+            });
+        }
+        Ok(file)
+    }
+
+    /// Refuses a file made for another chip.
+    pub fn check_chip(&self, path: &Path, chip: &str) -> Result<(), FileError> {
+        if self.chip == chip {
+            Ok(())
+        } else {
+            Err(FileError::OtherChip { path: path.into(), found: self.chip.clone(), expected: chip.into() })
+        }
+    }
+
+    /// Writes the file atomically (a temporary file, then a rename).
+    pub fn save(&self, path: &Path) -> Result<(), FileError> {
+        let io = |source| FileError::Io { path: path.into(), source };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let temporary = path.with_extension("json.partial");
+        let text = serde_json::to_string_pretty(self).expect("calibrations serialise");
+        std::fs::write(&temporary, text).map_err(io)?;
+        std::fs::rename(&temporary, path).map_err(io)
+    }
+}
+
+/// Where cached calibrations live: `$BSS2_CACHE_DIR`, else `$XDG_CACHE_HOME/bss2/calibrations`, else
+/// `~/.cache/bss2/calibrations`.
+pub fn cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("BSS2_CACHE_DIR") {
+        return Some(PathBuf::from(dir));
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("bss2").join("calibrations"))
+}
+
+/// The cached calibration of a request, if any.
+pub fn cached(chip: &str, targets: &Targets) -> Option<CalibrationFile> {
+    let path = cache_dir()?.join(format!("{}.json", cache_key(chip, targets)));
+    let file = CalibrationFile::load(&path).ok()?;
+    (file.chip == chip && file.targets == *targets && file.tool == TOOL).then_some(file)
+}
+
+/// Stores a calibration in the cache (failures to do so are not errors: the cache is an optimisation).
+pub fn store(file: &CalibrationFile) {
+    if let Some(dir) = cache_dir() {
+        let _ = file.save(&dir.join(format!("{}.json", file.key)));
+    }
+}

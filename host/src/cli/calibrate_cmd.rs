@@ -1,0 +1,194 @@
+//! `bss2 calibrate`: measure a chip's neuron circuits and fit their CapMem values to targets.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use bss2_calibration::calibrate::{Achieved, Targets, calibrate};
+use bss2_calibration::file::{CalibrationFile, cached, store};
+use bss2_firmware_sim::Emulator;
+use bss2_firmware_sim::serve::{ServerFaults, in_process, neuron_faults};
+use bss2_host::chip::config::Scales;
+use bss2_host::chip::targets::uniform_targets;
+use bss2_host::chip::{ChipSettings, Substrate};
+use bss2_host::config::{Config, LayerKind};
+use bss2_host::model::{NeuronParams, TauRatio};
+use bss2_protocol::transport::{BlockingConnection, Link};
+
+/// Measure every neuron circuit of a chip and fit its CapMem values to targets; writes a calibration file.
+#[derive(Debug, clap::Args)]
+pub struct Cmd {
+    /// The chip: emulator, emulator:ideal, emulator:PROFILE.yaml, tcp://HOST:PORT, udp://HOST:PORT, serial://PATH.
+    #[arg(long, default_value = "emulator")]
+    substrate: String,
+    /// Seed of the embedded emulator.
+    #[arg(long, default_value_t = 1)]
+    chip_seed: u64,
+    /// Targets, e.g. tau_mem=6us,tau_syn=6us,leak=360mV,reset=360mV,threshold=675mV,gain=0.673 (gain: mV/us per
+    /// weight LSB; tau_syn sets both inputs, tau_syn_exc / tau_syn_inh and gain_exc / gain_inh one each).
+    /// Default: the reference's chip model (tau 6 us, leak 360 mV, threshold 675 mV, 30 LSB per weight unit).
+    #[arg(long)]
+    target: Option<String>,
+    /// Derive the targets from an experiment config (its first NeuronLayer, 6 us per time unit, 30 LSB per
+    /// weight unit); --target entries override single values.
+    #[arg(long)]
+    from_config: Option<PathBuf>,
+    /// Faults of the embedded emulator, e.g. silent=0.01,spontaneous=0.01 (fractions of circuits).
+    #[arg(long, default_value = "none", value_parser = ServerFaults::parse)]
+    faults: ServerFaults,
+    /// Where to write the calibration (JSON).
+    #[arg(long)]
+    out: PathBuf,
+    /// Calibrate even if a cached calibration of the same request exists.
+    #[arg(long)]
+    force: bool,
+}
+
+fn reference_params() -> NeuronParams {
+    NeuronParams { tau_syn: 1.0, tau_mem: 1.0, g_leak: 1.0, leak: 0.0, threshold: 2.6, ratio: TauRatio::One }
+}
+
+/// Parses `key=value,...` into the targets.
+fn apply_targets(text: &str, t: &mut Targets) -> anyhow::Result<()> {
+    for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let (key, value) = entry.split_once('=').with_context(|| format!("--target {entry:?}: expected key=value"))?;
+        let number = |suffix: &str| -> anyhow::Result<f64> {
+            let v = value.trim().strip_suffix(suffix).unwrap_or(value.trim());
+            let x: f64 = v.parse().with_context(|| format!("--target {key}: {value:?} is not a number"))?;
+            anyhow::ensure!(x.is_finite() && x > 0.0, "--target {key}: {value:?} must be positive");
+            Ok(x)
+        };
+        let all = |x: f64| vec![x; 512];
+        match key.trim() {
+            "tau_mem" => t.tau_mem_us = all(number("us")?),
+            "tau_syn" => {
+                let x = number("us")?;
+                (t.tau_syn_exc_us, t.tau_syn_inh_us) = (all(x), all(x));
+            }
+            "tau_syn_exc" => t.tau_syn_exc_us = all(number("us")?),
+            "tau_syn_inh" => t.tau_syn_inh_us = all(number("us")?),
+            "leak" => t.leak_mv = all(number("mV")?),
+            "reset" => t.reset_mv = all(number("mV")?),
+            "threshold" => t.threshold_mv = all(number("mV")?),
+            "gain" => {
+                let x = number("")?;
+                (t.gain_exc, t.gain_inh) = (all(x), all(x));
+            }
+            "gain_exc" => t.gain_exc = all(number("")?),
+            "gain_inh" => t.gain_inh = all(number("")?),
+            other => bail!(
+                "--target: unknown key {other:?} (known: tau_mem, tau_syn, tau_syn_exc, tau_syn_inh, leak, reset, \
+                 threshold, gain, gain_exc, gain_inh)"
+            ),
+        }
+    }
+    Ok(())
+}
+
+fn spread(xs: impl Iterator<Item = f64>) -> (f64, f64, usize) {
+    let v: Vec<f64> = xs.filter(|x| x.is_finite()).collect();
+    let n = v.len() as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    (mean, (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0)).sqrt(), v.len())
+}
+
+impl Cmd {
+    pub fn run(self) -> anyhow::Result<()> {
+        let scales = Scales { time_unit_us: 6.0, scale_weights: 30.0 };
+        let params = match &self.from_config {
+            None => reference_params(),
+            Some(path) => {
+                let config = Config::load(path).with_context(|| format!("--from-config {}", path.display()))?;
+                config
+                    .layout
+                    .layers
+                    .iter()
+                    .find_map(|l| if let LayerKind::Neuron(n) = &l.kind { Some(n.neuron.params) } else { None })
+                    .with_context(|| format!("{}: no NeuronLayer", path.display()))?
+            }
+        };
+        let mut targets = uniform_targets(&params, scales);
+        if let Some(text) = &self.target {
+            apply_targets(text, &mut targets)?;
+        }
+        let substrate = Substrate::parse(&self.substrate)?;
+        let identity = substrate.identity(self.chip_seed);
+        if !self.force
+            && let Some(file) = cached(&identity, &targets)
+        {
+            file.save(&self.out)?;
+            println!("unchanged request: the cached calibration of {identity} was written to {}", self.out.display());
+            return Ok(());
+        }
+        let mut connection = match &substrate {
+            Substrate::Emulator { profile } => {
+                let mut emulator = Emulator::new(profile.clone(), self.chip_seed);
+                emulator.set_faults(neuron_faults(self.chip_seed, self.faults.silent, self.faults.spontaneous));
+                let emulator = Arc::new(Mutex::new(emulator));
+                let faults = self.faults.clone();
+                let seed = self.chip_seed;
+                BlockingConnection::with_link(move || Link::new(in_process(emulator, &faults, seed)))?
+            }
+            Substrate::Endpoint(endpoint) => BlockingConnection::open(endpoint)?,
+        };
+        connection.set_timeout(ChipSettings::default().timeout * 6);
+        let started = Instant::now();
+        let mut last_stage = String::new();
+        let outcome = calibrate(&mut connection, &targets, &mut |stage, i, n| {
+            if stage != last_stage {
+                eprintln!(
+                    "[{:6.1} s] {stage}: measuring all 512 circuits ({n} rounds)",
+                    started.elapsed().as_secs_f64()
+                );
+                last_stage = stage.to_string();
+            }
+            let _ = i;
+        })
+        .with_context(|| format!("calibrating {identity}"))?;
+        let file = CalibrationFile::new(&identity, &targets, outcome);
+        file.save(&self.out)?;
+        store(&file);
+        println!(
+            "calibrated {identity} in {:.1} s; written to {}",
+            started.elapsed().as_secs_f64(),
+            self.out.display()
+        );
+        print_table(&file);
+        Ok(())
+    }
+}
+
+fn print_table(file: &CalibrationFile) {
+    type Column = fn(&Achieved) -> f64;
+    let rows: [(&str, Column, &Vec<f64>, &str); 8] = [
+        ("tau_mem", |a| a.tau_mem_us, &file.targets.tau_mem_us, "us"),
+        ("tau_syn_exc", |a| a.tau_syn_exc_us, &file.targets.tau_syn_exc_us, "us"),
+        ("tau_syn_inh", |a| a.tau_syn_inh_us, &file.targets.tau_syn_inh_us, "us"),
+        ("leak", |a| a.leak_mv, &file.targets.leak_mv, "mV"),
+        ("reset", |a| a.reset_mv, &file.targets.reset_mv, "mV"),
+        ("threshold", |a| a.threshold_mv, &file.targets.threshold_mv, "mV"),
+        ("gain_exc", |a| a.gain_exc, &file.targets.gain_exc, "mV/us/LSB"),
+        ("gain_inh", |a| a.gain_inh, &file.targets.gain_inh, "mV/us/LSB"),
+    ];
+    println!(
+        "{:<12} {:>10} {:>24} {:>24} {:>7}",
+        "parameter", "target", "before: mean +- std", "after: mean +- std", "failed"
+    );
+    for (name, column, target, unit) in rows {
+        let (bm, bs, _) = spread(file.before.iter().map(column));
+        let (am, as_, _) = spread(file.achieved.iter().map(column));
+        let failed = file.failures.iter().filter(|f| f.parameter == name).count();
+        println!(
+            "{name:<12} {:>10.4} {:>24} {:>24} {failed:>7}  {unit}",
+            target[0],
+            format!("{bm:.4} +- {bs:.4}"),
+            format!("{am:.4} +- {as_:.4}")
+        );
+    }
+    if !file.failures.is_empty() {
+        let mut circuits: Vec<usize> = file.failures.iter().map(|f| f.circuit).collect();
+        circuits.dedup();
+        println!("{} circuits missed a target (listed with reasons in the file): {circuits:?}", circuits.len());
+    }
+}
