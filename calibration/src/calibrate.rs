@@ -10,9 +10,7 @@ use serde::{Deserialize, Serialize};
 use bss2_protocol::containers::ReadoutSource;
 
 use crate::fit::{PspAmplitude, Relaxation, fit};
-use crate::measure::{
-    CIRCUITS, Chip, MADC_PERIOD_US, Measurement, STIMULUS_SYNAPSES, STIMULUS_WEIGHT, Stimulus, Trace, traces,
-};
+use crate::measure::{CIRCUITS, Chip, Measurement, STIMULUS_SYNAPSES, STIMULUS_WEIGHT, Stimulus, Trace, traces};
 use crate::values::{CircuitValues, capmem_value};
 
 /// What each circuit should have. Every field holds one value per circuit.
@@ -123,7 +121,10 @@ struct Search<'a> {
     start: f64,
     /// Nominal d(measured)/d(value): for power laws the exponent (log-log), else mV per LSB.
     nominal_slope: f64,
+    /// Judged relative to the target (time constants, gains) rather than absolutely (potentials, mV).
     power_law: bool,
+    /// The reciprocal of the quantity is linear in the cell (time constants); else the quantity itself.
+    reciprocal: bool,
     /// Measurements averaged per iteration (for quantities with trial-to-trial noise).
     repeats: usize,
 }
@@ -137,8 +138,9 @@ fn search(
 ) -> Result<(Vec<f64>, Vec<f64>), CalibrationError> {
     let n = values.len();
     let mut before = Vec::new();
-    let to_x = |v: f64| if s.power_law { v.max(1.0).ln() } else { v };
-    let to_y = |y: f64| if s.power_law { y.ln() } else { y };
+    let to_x = |v: f64| v;
+    let to_y = |y: f64| if s.reciprocal { 1.0 / y } else { y };
+    let error_of = |y: f64, t: f64| if s.power_law { (y / t - 1.0).abs() } else { (y - t).abs() };
     for v in values.iter_mut() {
         *(s.field)(v) = capmem_value(s.start);
     }
@@ -158,11 +160,11 @@ fn search(
         for i in 0..n {
             let v = f64::from(*(s.field)(&mut values[i]));
             let y = measured[i];
-            let error = if y.is_finite() { (to_y(y) - to_y(s.target[i])).abs() } else { f64::INFINITY };
+            let error = if y.is_finite() { error_of(y, s.target[i]) } else { f64::INFINITY };
             if error < best[i].0 {
                 best[i] = (error, v as u16, y);
             }
-            if y.is_finite() && y > 0.0 || !s.power_law && y.is_finite() {
+            if y.is_finite() && (y > 0.0 || !s.reciprocal) {
                 history[i].push((to_x(v), to_y(y)));
             }
             // Next value: secant of the last two measurements if it has the nominal sign, else the nominal slope.
@@ -179,8 +181,7 @@ fn search(
                             slope = secant;
                         }
                     }
-                    let x = x1 + (to_y(s.target[i]) - y1) / slope;
-                    if s.power_law { x.exp() } else { x }
+                    x1 + (to_y(s.target[i]) - y1) / slope
                 }
             };
             *(s.field)(&mut values[i]) = capmem_value(next.clamp(1.0, 1022.0));
@@ -189,16 +190,17 @@ fn search(
     // The final value comes from a straight line through all of a circuit's measurements (log-log for power
     // laws), which averages their noise; circuits without a usable line keep their best measured value.
     let mut achieved: Vec<f64> = best.iter().map(|b| b.2).collect();
+    let fitted = lines(&history, !s.power_law);
     for i in 0..n {
         *(s.field)(&mut values[i]) = best[i].1;
-        if let Some((slope, intercept)) = line(&history[i])
+        if let Some((slope, intercept)) = fitted[i]
             && slope * s.nominal_slope > 0.0
         {
             let x = (to_y(s.target[i]) - intercept) / slope;
-            let v = capmem_value((if s.power_law { x.exp() } else { x }).clamp(1.0, 1022.0));
+            let v = capmem_value(x.clamp(1.0, 1022.0));
             let y = slope * to_x(f64::from(v)) + intercept;
             *(s.field)(&mut values[i]) = v;
-            achieved[i] = if s.power_law { y.exp() } else { y };
+            achieved[i] = to_y(y);
         }
     }
     if achieved.iter().zip(s.target).all(|(a, t)| !within(s, *a, *t)) {
@@ -206,7 +208,7 @@ fn search(
             .iter()
             .zip(s.target)
             .filter(|(a, _)| a.is_finite())
-            .min_by(|(a, t), (b, u)| (to_y(**a) - to_y(**t)).abs().total_cmp(&(to_y(**b) - to_y(**u)).abs()))
+            .min_by(|(a, t), (b, u)| error_of(**a, **t).total_cmp(&error_of(**b, **u)))
             .map_or("nothing measurable".to_string(), |(a, _)| format!("{a:.3}"));
         return Err(CalibrationError::Unreachable {
             parameter: s.name,
@@ -215,6 +217,12 @@ fn search(
         });
     }
     Ok((achieved, before))
+}
+
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    (n > 0).then(|| if n % 2 == 1 { v[n / 2] } else { 0.5 * (v[n / 2 - 1] + v[n / 2]) })
 }
 
 /// Least-squares line `y = slope x + intercept` through points with at least two distinct x.
@@ -230,7 +238,27 @@ fn line(points: &[(f64, f64)]) -> Option<(f64, f64)> {
         return None;
     }
     let slope = sxy / sxx;
-    (slope.is_finite()).then_some((slope, my - slope * mx))
+    slope.is_finite().then_some((slope, my - slope * mx))
+}
+
+/// Lines for all circuits. Potentials (noisy, one slope per chip: the cells' mV per LSB) share the median of the
+/// circuits' slopes, and each circuit's intercept is the mean offset of its points after dropping any more than
+/// 10 mV from their median; other quantities get each circuit's own least-squares line.
+fn lines(history: &[Vec<(f64, f64)>], shared_slope: bool) -> Vec<Option<(f64, f64)>> {
+    let own: Vec<Option<(f64, f64)>> = history.iter().map(|h| line(h)).collect();
+    if !shared_slope {
+        return own;
+    }
+    let Some(slope) = median(own.iter().flatten().map(|l| l.0).collect()) else { return own };
+    history
+        .iter()
+        .map(|h| {
+            let offsets: Vec<f64> = h.iter().map(|p| p.1 - slope * p.0).collect();
+            let middle = median(offsets.clone())?;
+            let kept: Vec<f64> = offsets.into_iter().filter(|o| (o - middle).abs() <= 10.0).collect();
+            Some((slope, kept.iter().sum::<f64>() / kept.len() as f64))
+        })
+        .collect()
 }
 
 fn within(s: &Search, achieved: f64, target: f64) -> bool {
@@ -275,7 +303,8 @@ fn threshold_of(tr: &Trace) -> f64 {
     if !r.converged || r.rms > 10.0 {
         return f64::NAN;
     }
-    let at = t[drop] + 0.5 * MADC_PERIOD_US;
+    // The crossing lies between the last point before the drop and the first after it.
+    let at = 0.5 * (t[drop] + points[drop + 1].0);
     r.params[0] + r.params[1] * (-at / r.params[2]).exp()
 }
 
@@ -315,6 +344,11 @@ pub fn calibrate(chip: &mut dyn Chip, targets: &Targets, progress: Progress) -> 
     let mut values = vec![nominal; CIRCUITS];
     let mut achieved = vec![Achieved::default(); CIRCUITS];
     let chip_err = CalibrationError::Chip;
+    // Traces cover five of the longest target time constants (at least 40 us).
+    let longest = |xs: &[f64]| xs.iter().fold(0.0f64, |a, &b| a.max(b));
+    let tau_window = (5.0 * longest(&targets.tau_mem_us)).clamp(40.0, 1000.0);
+    let syn_window = (5.0 * longest(&targets.tau_syn_exc_us).max(longest(&targets.tau_syn_inh_us))).clamp(30.0, 1000.0);
+    let psp_window = tau_window.max(syn_window);
     let mut run = |values: &[CircuitValues], spiking: bool, stimulus: Stimulus, after_us: f64, readout| {
         let m = Measurement { values, spiking, stimulus, before_us: 2.0, after_us, readout };
         traces(chip, &m, &circuits).map_err(chip_err)
@@ -328,8 +362,9 @@ pub fn calibrate(chip: &mut dyn Chip, targets: &Targets, progress: Progress) -> 
             field: |v| &mut v.i_bias_leak,
             target: &targets.tau_mem_us,
             start: 3000.0 / targets.tau_mem_us[0],
-            nominal_slope: -1.0,
+            nominal_slope: 1.0 / 3000.0,
             power_law: true,
+            reciprocal: true,
             repeats: 1,
         },
         &mut |v| {
@@ -350,6 +385,7 @@ pub fn calibrate(chip: &mut dyn Chip, targets: &Targets, progress: Progress) -> 
             start: targets.leak_mv[0] / 1.9,
             nominal_slope: 1.9,
             power_law: false,
+            reciprocal: false,
             repeats: 1,
         },
         &mut |v| {
@@ -372,6 +408,7 @@ pub fn calibrate(chip: &mut dyn Chip, targets: &Targets, progress: Progress) -> 
             start: targets.reset_mv[0] / 1.9,
             nominal_slope: 1.9,
             power_law: false,
+            reciprocal: false,
             repeats: 1,
         },
         &mut |v| {
@@ -394,13 +431,17 @@ pub fn calibrate(chip: &mut dyn Chip, targets: &Targets, progress: Progress) -> 
             start: targets.threshold_mv[0] / 1.9,
             nominal_slope: 1.9,
             power_law: false,
+            reciprocal: false,
             // The threshold varies from run to run (about 5 mV on the default chip): average.
             repeats: 4,
         },
         &mut |v| {
             let mut v = v.to_vec();
             v.iter_mut().for_each(|c| c.v_leak = c.v_threshold.saturating_add(100).min(1022));
-            Ok(run(&v, true, Stimulus::Reset, 10.0, ReadoutSource::Membrane)?.iter().map(threshold_of).collect())
+            Ok(run(&v, true, Stimulus::Reset, tau_window / 4.0, ReadoutSource::Membrane)?
+                .iter()
+                .map(threshold_of)
+                .collect())
         },
         progress,
     )?;
@@ -421,8 +462,9 @@ pub fn calibrate(chip: &mut dyn Chip, targets: &Targets, progress: Progress) -> 
                     field: tau_field,
                     target: tau_targets,
                     start: 2400.0 / tau_targets[0],
-                    nominal_slope: -1.0,
+                    nominal_slope: 1.0 / 2400.0,
                     power_law: true,
+                    reciprocal: true,
                     repeats: 1,
                 },
                 &mut |v| {
@@ -431,7 +473,7 @@ pub fn calibrate(chip: &mut dyn Chip, targets: &Targets, progress: Progress) -> 
                     } else {
                         ReadoutSource::InhibitorySynapticInput
                     };
-                    Ok(relaxations(&run(v, false, stimulus, 30.0, source)?).iter().map(|r| r.2).collect())
+                    Ok(relaxations(&run(v, false, stimulus, syn_window, source)?).iter().map(|r| r.2).collect())
                 },
                 progress,
             )?;
@@ -442,12 +484,13 @@ pub fn calibrate(chip: &mut dyn Chip, targets: &Targets, progress: Progress) -> 
                     field: gm_field,
                     target: gain_targets,
                     start: 500.0 * gain_targets[0] / 0.61,
-                    nominal_slope: 1.0,
+                    nominal_slope: 0.61 / 500.0,
                     power_law: true,
+                    reciprocal: false,
                     repeats: 1,
                 },
                 &mut |v| {
-                    let traces = run(v, false, stimulus, 40.0, ReadoutSource::Membrane)?;
+                    let traces = run(v, false, stimulus, psp_window, ReadoutSource::Membrane)?;
                     Ok(gains(&traces, &tau_mem, &tau, sign))
                 },
                 progress,

@@ -19,10 +19,18 @@ use crate::values::{CircuitValues, capmem_writes};
 pub const CIRCUITS: usize = 512;
 /// mV per MADC LSB (spec hardware-reference §2.5).
 pub const MADC_MV_PER_LSB: f64 = 2.0;
-/// The MADC sample period used here: 12 FPGA cycles (96 ns), enough for time constants of microseconds.
+/// The shortest MADC sample period used here: 12 FPGA cycles (96 ns), enough for time constants of
+/// microseconds; longer traces are sampled more sparsely, at most [`MAX_SAMPLES`] per trace.
 pub const MADC_PERIOD_CYCLES: u32 = 12;
 /// The same in us.
 pub const MADC_PERIOD_US: f64 = MADC_PERIOD_CYCLES as f64 / CYCLES_PER_US as f64;
+/// Samples per trace at most.
+pub const MAX_SAMPLES: f64 = 1000.0;
+
+/// The sample period (cycles) of a trace of `us` microseconds.
+pub fn sample_period(us: f64) -> u32 {
+    ((us * CYCLES_PER_US as f64 / MAX_SAMPLES).ceil() as u32).clamp(MADC_PERIOD_CYCLES, 255)
+}
 /// Synapse DAC bias written to every quadrant (as the chip backend does).
 pub const SYNAPSE_DAC_BIAS: u16 = 1000;
 /// Weight (LSB) of each stimulating synapse.
@@ -178,7 +186,8 @@ fn reset_address(c: usize) -> u32 {
 
 /// Cycles per circuit segment and the sample count of one trace.
 fn segment(m: &Measurement) -> (u32, u32) {
-    let samples = ((m.before_us + m.after_us) / MADC_PERIOD_US).ceil() as u32;
+    let period = f64::from(sample_period(m.before_us + m.after_us)) / CYCLES_PER_US as f64;
+    let samples = ((m.before_us + m.after_us) / period).ceil() as u32;
     let cycles = ((m.before_us + m.after_us + 2.0) * CYCLES_PER_US as f64).ceil() as u32;
     (cycles, samples.min(65_535))
 }
@@ -202,7 +211,7 @@ pub fn program(m: &Measurement, circuits: &[usize]) -> Program {
         let madc = MadcControl {
             enable_sampling: true,
             number_of_samples: UInt::new(samples).expect("16 bit"),
-            sample_period: UInt::new(MADC_PERIOD_CYCLES).expect("8 bit"),
+            sample_period: UInt::new(sample_period(m.before_us + m.after_us)).expect("8 bit"),
             ..MadcControl::default()
         };
         b.wait_until(t + 10);

@@ -118,9 +118,9 @@ pub struct CircuitParameters {
     pub gain_inh: f64,
 }
 
-/// tau (us) of a bias-controlled time constant: inversely proportional to the bias; infinite at 0.
-fn tau_from_bias(k: f64, bias: u16, factor: f64) -> f64 {
-    if bias == 0 { f64::INFINITY } else { k / f64::from(bias) * factor }
+/// tau (us) of a bias-controlled time constant: inversely proportional to the bias plus a leakage offset.
+fn tau_from_bias(k: f64, bias: u16, offset: f64, factor: f64) -> f64 {
+    k / (f64::from(bias) + offset) * factor
 }
 
 impl CircuitParameters {
@@ -131,9 +131,19 @@ impl CircuitParameters {
             curves.gain_mv_per_us_lsb * f64::from(gm) / 500.0 * f64::from(c.synapse_dac_bias) / 1000.0 * factor
         };
         CircuitParameters {
-            tau_mem_us: tau_from_bias(curves.tau_mem_us_lsb, c.i_bias_leak, m.tau_mem),
-            tau_syn_exc_us: tau_from_bias(curves.tau_syn_us_lsb, c.i_bias_syn_exc_tau, m.tau_syn[0]),
-            tau_syn_inh_us: tau_from_bias(curves.tau_syn_us_lsb, c.i_bias_syn_inh_tau, m.tau_syn[1]),
+            tau_mem_us: tau_from_bias(curves.tau_mem_us_lsb, c.i_bias_leak, curves.bias_offset_lsb, m.tau_mem),
+            tau_syn_exc_us: tau_from_bias(
+                curves.tau_syn_us_lsb,
+                c.i_bias_syn_exc_tau,
+                curves.bias_offset_lsb,
+                m.tau_syn[0],
+            ),
+            tau_syn_inh_us: tau_from_bias(
+                curves.tau_syn_us_lsb,
+                c.i_bias_syn_inh_tau,
+                curves.bias_offset_lsb,
+                m.tau_syn[1],
+            ),
             leak_mv: volts(c.v_leak, m.leak_mv),
             threshold_mv: volts(c.v_threshold, m.threshold_mv),
             reset_mv: volts(c.v_reset, m.reset_mv),
@@ -151,11 +161,11 @@ pub struct NominalInverse<'a>(pub &'a TransferCurves);
 impl NominalInverse<'_> {
     /// i_bias_leak for tau_mem (us) at capacitance 63.
     pub fn tau_mem_bias(&self, tau_us: f64) -> f64 {
-        self.0.tau_mem_us_lsb / tau_us
+        self.0.tau_mem_us_lsb / tau_us - self.0.bias_offset_lsb
     }
     /// i_bias_synin_*_tau for tau_syn (us).
     pub fn tau_syn_bias(&self, tau_us: f64) -> f64 {
-        self.0.tau_syn_us_lsb / tau_us
+        self.0.tau_syn_us_lsb / tau_us - self.0.bias_offset_lsb
     }
     /// A voltage cell for a potential (mV).
     pub fn potential(&self, mv: f64) -> f64 {
@@ -209,6 +219,6 @@ mod tests {
         let t = CircuitParameters::from_capmem(&p.curves, &none, &c);
         assert_eq!((t.tau_mem_us, t.tau_syn_exc_us, t.leak_mv), (6.0, 6.0, 380.0));
         assert!((t.gain_exc - inv.gain(500.0, 1000.0)).abs() < 1e-15);
-        assert!(t.tau_syn_inh_us.is_infinite());
+        assert_eq!(t.tau_syn_inh_us, 2400.0 / 15.0, "bias 0 leaves the leakage");
     }
 }

@@ -10,11 +10,15 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TransferCurves {
-    /// tau_mem (us) = this / `i_bias_leak` at membrane capacitance 63 (x8 with leak division, /8 with leak
-    /// multiplication, proportional to the capacitance). 3000 puts 6 us at 500 LSB, mid-range.
+    /// tau_mem (us) = this / (`i_bias_leak` + `bias_offset_lsb`) at membrane capacitance 63 (x8 with leak
+    /// division, /8 with leak multiplication, proportional to the capacitance). 3000 puts 6 us at 485 LSB.
     pub tau_mem_us_lsb: f64,
-    /// tau_syn (us) = this / `i_bias_synin_*_tau`. 2400 puts 6 us at 400 LSB.
+    /// tau_syn (us) = this / (`i_bias_synin_*_tau` + `bias_offset_lsb`). 2400 puts 6 us at 385 LSB.
     pub tau_syn_us_lsb: f64,
+    /// Leakage that flows even at bias 0, in bias LSB: time constants saturate at `tau_*_us_lsb / 15` (200 us and
+    /// 160 us), so a target beyond that cannot be reached.
+    #[serde(default = "default_bias_offset")]
+    pub bias_offset_lsb: f64,
     /// Voltage cells (leak, reset, threshold): mV per CapMem LSB (spec §1.6: about 1.9 mV).
     pub mv_per_capmem_lsb: f64,
     /// Synaptic gain: membrane slope jump in mV/us per weight LSB at `i_bias_synin_*_gm` 500 and synapse DAC
@@ -31,6 +35,10 @@ pub struct TransferCurves {
 
 fn default_madc_mv_per_lsb() -> f64 {
     2.0
+}
+
+fn default_bias_offset() -> f64 {
+    15.0
 }
 
 /// Fixed-pattern mismatch, drawn per neuron circuit (and per synapse) from the chip seed.
@@ -111,6 +119,7 @@ impl ChipProfile {
         TransferCurves {
             tau_mem_us_lsb: 3000.0,
             tau_syn_us_lsb: 2400.0,
+            bias_offset_lsb: 15.0,
             mv_per_capmem_lsb: 1.9,
             gain_mv_per_us_lsb: 0.61,
             cadc_mv_per_lsb: 4.5,
@@ -177,6 +186,7 @@ impl ChipProfile {
         let positive = [
             ("curves.tau_mem_us_lsb", c.tau_mem_us_lsb),
             ("curves.tau_syn_us_lsb", c.tau_syn_us_lsb),
+            ("curves.bias_offset_lsb", c.bias_offset_lsb),
             ("curves.mv_per_capmem_lsb", c.mv_per_capmem_lsb),
             ("curves.gain_mv_per_us_lsb", c.gain_mv_per_us_lsb),
             ("curves.cadc_mv_per_lsb", c.cadc_mv_per_lsb),

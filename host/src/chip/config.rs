@@ -218,7 +218,7 @@ mod tests {
             let span_mv = f64::from(v.v_threshold - v.v_leak) * curves.mv_per_capmem_lsb;
             let want = threshold * 30.0 * p.g_leak * tau_mem * 6.0;
             assert!((span_mv / gain / want - 1.0).abs() < 1e-4, "{v:?}");
-            assert_eq!(curves.tau_mem_us_lsb / f64::from(v.i_bias_leak), 6.0 * tau_mem);
+            assert_eq!(curves.tau_mem_us_lsb / (f64::from(v.i_bias_leak) + curves.bias_offset_lsb), 6.0 * tau_mem);
         }
     }
 }
