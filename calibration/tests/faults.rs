@@ -1,0 +1,57 @@
+//! Silent and self-firing circuits are flagged (their threshold cannot be measured) and every other circuit is
+//! calibrated; a target no circuit reaches is an error naming the parameter and the closest value.
+
+use bss2_calibration::calibrate::{CalibrationError, Targets, calibrate};
+use bss2_calibration::measure::Chip;
+use bss2_firmware_sim::serve::neuron_faults;
+use bss2_firmware_sim::{ChipProfile, Emulator};
+use bss2_protocol::program::{Program, Response, decode_response};
+
+struct Direct(Emulator);
+
+impl Chip for Direct {
+    fn run(&mut self, program: &Program) -> Result<Response, String> {
+        let words = self.0.execute(&program.words()).map_err(|e| e.to_string())?;
+        decode_response(program, &words).map_err(|e| e.to_string())
+    }
+}
+
+fn targets(tau_mem: f64) -> Targets {
+    let all = |x: f64| vec![x; 512];
+    Targets {
+        tau_mem_us: all(tau_mem),
+        tau_syn_exc_us: all(6.0),
+        tau_syn_inh_us: all(6.0),
+        leak_mv: all(360.0),
+        reset_mv: all(360.0),
+        threshold_mv: all(675.0),
+        gain_exc: all(0.673),
+        gain_inh: all(0.673),
+    }
+}
+
+#[test]
+fn faulty_circuits_are_flagged_and_the_rest_calibrated() {
+    let faults = neuron_faults(4, 0.01, 0.01);
+    let faulty: Vec<usize> = faults.silent.iter().chain(&faults.spontaneous).copied().collect();
+    assert!(faulty.len() >= 6);
+    let mut emulator = Emulator::new(ChipProfile::default_chip(), 4);
+    emulator.set_faults(faults);
+    let outcome = calibrate(&mut Direct(emulator), &targets(6.0), &mut |_, _, _| {}).unwrap();
+    let flagged: Vec<usize> =
+        outcome.failures.iter().filter(|f| f.parameter == "threshold").map(|f| f.circuit).collect();
+    for c in &faulty {
+        assert!(flagged.contains(c), "faulty circuit {c} not flagged: {flagged:?}");
+    }
+    let others = outcome.failures.iter().filter(|f| !faulty.contains(&f.circuit)).count();
+    assert!(others <= 5, "{others} healthy circuits failed: {:?}", outcome.failures);
+}
+
+#[test]
+fn an_unreachable_target_names_the_parameter_and_the_closest_value() {
+    let emulator = Emulator::new(ChipProfile::default_chip(), 5);
+    let error = calibrate(&mut Direct(emulator), &targets(1000.0), &mut |_, _, _| {}).unwrap_err();
+    let text = error.to_string();
+    assert!(matches!(error, CalibrationError::Unreachable { parameter: "tau_mem", .. }), "{text}");
+    assert!(text.contains("tau_mem = 1000") && text.contains("closest achievable"), "{text}");
+}

@@ -1,0 +1,73 @@
+//! `bss2 calibrate` end to end on the embedded emulator: the calibration file, its cache, its use by
+//! `bss2 inference` and `bss2 emulator inspect`, and its refusal for another chip.
+
+use std::process::Command;
+
+mod common;
+
+const BSS2: &str = env!("CARGO_BIN_EXE_bss2");
+
+fn accuracy(stdout: &str) -> f64 {
+    let at = stdout.find("accuracy ").expect("an accuracy line") + "accuracy ".len();
+    stdout[at..].split('%').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn calibrate_cache_apply_and_refuse() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let file = dir.path().join("chip1.json");
+    let calibrate = || {
+        Command::new(BSS2)
+            .args(["-q", "calibrate", "--substrate", "emulator", "--chip-seed", "1", "--out"])
+            .arg(&file)
+            .env("BSS2_CACHE_DIR", &cache)
+            .output()
+            .unwrap()
+    };
+    let out = calibrate();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("calibrated emulator profile=default") && stdout.contains("threshold"), "{stdout}");
+    let again = calibrate();
+    assert!(String::from_utf8_lossy(&again.stdout).contains("unchanged request"), "the cached calibration is reused");
+
+    let run = dir.path().join("run");
+    std::fs::create_dir_all(&run).unwrap();
+    common::convert(&common::fixture()["yin_yang_chipready_W"], &run);
+    let inference = |extra: &[&str]| {
+        Command::new(BSS2)
+            .args(["-q", "inference"])
+            .arg(&run)
+            .args(["--substrate", "emulator"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let nominal = inference(&[]);
+    let calibrated = inference(&["--calibration", file.to_str().unwrap()]);
+    assert!(calibrated.status.success(), "{}", String::from_utf8_lossy(&calibrated.stderr));
+    let (before, after) =
+        (accuracy(&String::from_utf8_lossy(&nominal.stdout)), accuracy(&String::from_utf8_lossy(&calibrated.stdout)));
+    eprintln!("chip-ready on the default chip (seed 1): {before} % nominal, {after} % calibrated");
+    assert!(after > before + 20.0, "calibration recovers accuracy: {before} -> {after}");
+
+    let other = inference(&["--chip-seed", "2", "--calibration", file.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&other.stderr);
+    assert_eq!(other.status.code(), Some(1));
+    assert!(stderr.contains("was made for") && stderr.contains("chip_seed=1"), "{stderr}");
+
+    let inspect = Command::new(BSS2)
+        .args(["emulator", "inspect", "--chip-seed", "1", "--calibration", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(inspect.status.success(), "{}", String::from_utf8_lossy(&inspect.stderr));
+    let taus: Vec<f64> = String::from_utf8_lossy(&inspect.stdout)
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
+        .collect();
+    let mean = taus.iter().sum::<f64>() / taus.len() as f64;
+    let std = (taus.iter().map(|t| (t - mean).powi(2)).sum::<f64>() / (taus.len() - 1) as f64).sqrt();
+    assert!((mean - 6.0).abs() < 0.05 && std / mean < 0.02, "tau_mem by ground truth: {mean} +- {std}");
+}
