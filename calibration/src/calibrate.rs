@@ -129,6 +129,36 @@ struct Search<'a> {
     repeats: usize,
 }
 
+impl<'a> Search<'a> {
+    /// A potential (mV), linear in its cell at about 1.9 mV per LSB.
+    fn potential(name: &'static str, field: Field, target: &'a [f64]) -> Search<'a> {
+        Search {
+            name,
+            field,
+            target,
+            start: target[0] / 1.9,
+            nominal_slope: 1.9,
+            power_law: false,
+            reciprocal: false,
+            repeats: 1,
+        }
+    }
+
+    /// A time constant (us) of about `k / bias`.
+    fn time_constant(name: &'static str, field: Field, target: &'a [f64], k: f64) -> Search<'a> {
+        Search {
+            name,
+            field,
+            target,
+            start: k / target[0],
+            nominal_slope: 1.0 / k,
+            power_law: true,
+            reciprocal: true,
+            repeats: 1,
+        }
+    }
+}
+
 /// Runs a search; returns the achieved values and updates `values` to the best ones found.
 fn search(
     values: &mut [CircuitValues],
@@ -354,87 +384,31 @@ pub fn calibrate(chip: &mut dyn Chip, targets: &Targets, progress: Progress) -> 
         traces(chip, &m, &circuits).map_err(chip_err)
     };
 
-    // 1. tau_mem from the relaxation after a reset (leak far above reset).
-    let (tau_mem, tau_mem_before) = search(
-        &mut values,
-        &Search {
-            name: "tau_mem",
-            field: |v| &mut v.i_bias_leak,
-            target: &targets.tau_mem_us,
-            start: 3000.0 / targets.tau_mem_us[0],
-            nominal_slope: 1.0 / 3000.0,
-            power_law: true,
-            reciprocal: true,
-            repeats: 1,
-        },
-        &mut |v| {
-            Ok(relaxations(&run(v, false, Stimulus::Reset, 40.0, ReadoutSource::Membrane)?)
-                .iter()
-                .map(|r| r.2)
-                .collect())
-        },
-        progress,
-    )?;
+    // A relaxation after a reset, with some cells overridden for the measurement; one part of each fit.
+    let mut relax = |values: &[CircuitValues], adjust: fn(&mut CircuitValues), part: fn(&(f64, f64, f64)) -> f64| {
+        let mut v = values.to_vec();
+        v.iter_mut().for_each(adjust);
+        let traces = run(&v, false, Stimulus::Reset, tau_window, ReadoutSource::Membrane)?;
+        Ok::<_, CalibrationError>(relaxations(&traces).iter().map(part).collect())
+    };
+    // 1. tau_mem from the relaxation after a reset (leak far above reset, as in the nominal values).
+    let tau_mem_search = Search::time_constant("tau_mem", |v| &mut v.i_bias_leak, &targets.tau_mem_us, 3000.0);
+    let (tau_mem, tau_mem_before) = search(&mut values, &tau_mem_search, &mut |v| relax(v, |_| {}, |r| r.2), progress)?;
     // 2. Leak: the asymptote of the relaxation from a low reset.
-    let (leak, leak_before) = search(
-        &mut values,
-        &Search {
-            name: "leak",
-            field: |v| &mut v.v_leak,
-            target: &targets.leak_mv,
-            start: targets.leak_mv[0] / 1.9,
-            nominal_slope: 1.9,
-            power_law: false,
-            reciprocal: false,
-            repeats: 1,
-        },
-        &mut |v| {
-            let mut v = v.to_vec();
-            v.iter_mut().for_each(|c| c.v_reset = 100);
-            Ok(relaxations(&run(&v, false, Stimulus::Reset, 40.0, ReadoutSource::Membrane)?)
-                .iter()
-                .map(|r| r.0)
-                .collect())
-        },
-        progress,
-    )?;
+    let leak_search = Search::potential("leak", |v| &mut v.v_leak, &targets.leak_mv);
+    let (leak, leak_before) =
+        search(&mut values, &leak_search, &mut |v| relax(v, |c| c.v_reset = 100, |r| r.0), progress)?;
     // 3. Reset: the start of the relaxation towards a high leak.
-    let (reset, reset_before) = search(
-        &mut values,
-        &Search {
-            name: "reset",
-            field: |v| &mut v.v_reset,
-            target: &targets.reset_mv,
-            start: targets.reset_mv[0] / 1.9,
-            nominal_slope: 1.9,
-            power_law: false,
-            reciprocal: false,
-            repeats: 1,
-        },
-        &mut |v| {
-            let mut v = v.to_vec();
-            v.iter_mut().for_each(|c| c.v_leak = 600);
-            Ok(relaxations(&run(&v, false, Stimulus::Reset, 40.0, ReadoutSource::Membrane)?)
-                .iter()
-                .map(|r| r.1)
-                .collect())
-        },
-        progress,
-    )?;
-    // 4. Threshold: the potential at which a circuit with a high leak fires.
+    let reset_search = Search::potential("reset", |v| &mut v.v_reset, &targets.reset_mv);
+    let (reset, reset_before) =
+        search(&mut values, &reset_search, &mut |v| relax(v, |c| c.v_leak = 600, |r| r.1), progress)?;
+    // 4. Threshold: the potential at which a circuit with a high leak fires; it varies from run to run (about
+    // 5 mV on the default chip), so each round averages 4 runs.
+    let threshold_search =
+        Search { repeats: 4, ..Search::potential("threshold", |v| &mut v.v_threshold, &targets.threshold_mv) };
     let (threshold, threshold_before) = search(
         &mut values,
-        &Search {
-            name: "threshold",
-            field: |v| &mut v.v_threshold,
-            target: &targets.threshold_mv,
-            start: targets.threshold_mv[0] / 1.9,
-            nominal_slope: 1.9,
-            power_law: false,
-            reciprocal: false,
-            // The threshold varies from run to run (about 5 mV on the default chip): average.
-            repeats: 4,
-        },
+        &threshold_search,
         &mut |v| {
             let mut v = v.to_vec();
             v.iter_mut().for_each(|c| c.v_leak = c.v_threshold.saturating_add(100).min(1022));
@@ -457,16 +431,7 @@ pub fn calibrate(chip: &mut dyn Chip, targets: &Targets, progress: Progress) -> 
             let name = if sign > 0.0 { "tau_syn_exc" } else { "tau_syn_inh" };
             let (tau, tau_before) = search(
                 values,
-                &Search {
-                    name,
-                    field: tau_field,
-                    target: tau_targets,
-                    start: 2400.0 / tau_targets[0],
-                    nominal_slope: 1.0 / 2400.0,
-                    power_law: true,
-                    reciprocal: true,
-                    repeats: 1,
-                },
+                &Search::time_constant(name, tau_field, tau_targets, 2400.0),
                 &mut |v| {
                     let source = if sign > 0.0 {
                         ReadoutSource::ExcitatorySynapticInput
