@@ -73,7 +73,7 @@ pub enum CalibrationError {
     #[error("measurement failed: {0}")]
     Chip(String),
     /// No circuit can reach a target.
-    #[error("{parameter} = {target} cannot be reached by any neuron circuit: the closest achievable is {best}")]
+    #[error("{parameter} = {target} cannot be reached by any neuron circuit: the closest value measured is {best}")]
     Unreachable {
         /// The parameter.
         parameter: &'static str,

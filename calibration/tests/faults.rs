@@ -53,5 +53,5 @@ fn an_unreachable_target_names_the_parameter_and_the_closest_value() {
     let error = calibrate(&mut Direct(emulator), &targets(1000.0), &mut |_, _, _| {}).unwrap_err();
     let text = error.to_string();
     assert!(matches!(error, CalibrationError::Unreachable { parameter: "tau_mem", .. }), "{text}");
-    assert!(text.contains("tau_mem = 1000") && text.contains("closest achievable"), "{text}");
+    assert!(text.contains("tau_mem = 1000") && text.contains("closest value measured"), "{text}");
 }

@@ -41,7 +41,8 @@ fn a_madc_trace_after_a_reset_follows_the_exponential_relaxation() {
     let program = program.build();
     let response = decode_response(&program, &emulator.execute(&program.words()).unwrap()).unwrap();
     assert_eq!(response.samples.len(), 1000);
-    let (t0, tau, period) = (0.8, 6.0, 17.0 / 500.0);
+    // tau_mem = 3000 us / (bias 500 + leakage 15) on the nominal curves.
+    let (t0, tau, period) = (0.8, 3000.0 / 515.0, 17.0 / 500.0);
     for (k, sample) in response.samples.iter().enumerate() {
         let t = t0 + k as f64 * period;
         let mv = 760.0 + (380.0 - 760.0) * (-(t - t0) / tau).exp();
