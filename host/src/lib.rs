@@ -10,6 +10,7 @@ pub mod io;
 pub mod layer_cases;
 pub mod model;
 pub mod network;
+pub mod plot;
 pub mod rng;
 pub mod tensors;
 pub mod train;

@@ -21,6 +21,8 @@ fn calibrate_cache_apply_and_refuse() {
         Command::new(BSS2)
             .args(["-q", "calibrate", "--substrate", "emulator", "--chip-seed", "1", "--out"])
             .arg(&file)
+            .arg("--report")
+            .arg(dir.path().join("report"))
             .env("BSS2_CACHE_DIR", &cache)
             .output()
             .unwrap()
@@ -29,6 +31,11 @@ fn calibrate_cache_apply_and_refuse() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("calibrated emulator profile=default") && stdout.contains("threshold"), "{stdout}");
+    for name in ["tau_mem", "tau_syn_exc", "tau_syn_inh", "leak", "reset", "threshold", "gain_exc", "gain_inh"] {
+        let png = dir.path().join("report").join(format!("{name}.png"));
+        assert!(std::fs::metadata(&png).is_ok_and(|m| m.len() > 10_000), "{}", png.display());
+        assert!(dir.path().join("report").join(format!("{name}.csv")).is_file());
+    }
     let again = calibrate();
     assert!(String::from_utf8_lossy(&again.stdout).contains("unchanged request"), "the cached calibration is reused");
 

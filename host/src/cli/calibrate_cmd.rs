@@ -43,6 +43,9 @@ pub struct Cmd {
     /// Calibrate even if a cached calibration of the same request exists.
     #[arg(long)]
     force: bool,
+    /// Write PNG histograms (and their numbers as CSV) of every calibrated parameter before and after into DIR.
+    #[arg(long)]
+    report: Option<PathBuf>,
 }
 
 fn reference_params() -> NeuronParams {
@@ -119,6 +122,9 @@ impl Cmd {
         {
             file.save(&self.out)?;
             println!("unchanged request: the cached calibration of {identity} was written to {}", self.out.display());
+            if let Some(dir) = &self.report {
+                write_report(&file, dir)?;
+            }
             return Ok(());
         }
         let mut connection = match &substrate {
@@ -155,22 +161,45 @@ impl Cmd {
             self.out.display()
         );
         print_table(&file);
+        if let Some(dir) = &self.report {
+            write_report(&file, dir)?;
+        }
         Ok(())
     }
 }
 
-fn print_table(file: &CalibrationFile) {
-    type Column = fn(&Achieved) -> f64;
-    let rows: [(&str, Column, &Vec<f64>, &str); 8] = [
+type Column = fn(&Achieved) -> f64;
+
+/// The calibrated parameters: name, value, targets, unit.
+fn parameters(file: &CalibrationFile) -> [(&'static str, Column, &Vec<f64>, &'static str); 8] {
+    [
         ("tau_mem", |a| a.tau_mem_us, &file.targets.tau_mem_us, "us"),
         ("tau_syn_exc", |a| a.tau_syn_exc_us, &file.targets.tau_syn_exc_us, "us"),
         ("tau_syn_inh", |a| a.tau_syn_inh_us, &file.targets.tau_syn_inh_us, "us"),
         ("leak", |a| a.leak_mv, &file.targets.leak_mv, "mV"),
         ("reset", |a| a.reset_mv, &file.targets.reset_mv, "mV"),
         ("threshold", |a| a.threshold_mv, &file.targets.threshold_mv, "mV"),
-        ("gain_exc", |a| a.gain_exc, &file.targets.gain_exc, "mV/us/LSB"),
-        ("gain_inh", |a| a.gain_inh, &file.targets.gain_inh, "mV/us/LSB"),
-    ];
+        ("gain_exc", |a| a.gain_exc, &file.targets.gain_exc, "mV/us per LSB"),
+        ("gain_inh", |a| a.gain_inh, &file.targets.gain_inh, "mV/us per LSB"),
+    ]
+}
+
+/// One histogram per parameter, before and after, into `dir`.
+fn write_report(file: &CalibrationFile, dir: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("--report {}", dir.display()))?;
+    for (name, column, target, unit) in parameters(file) {
+        let before: Vec<f64> = file.before.iter().map(column).collect();
+        let after: Vec<f64> = file.achieved.iter().map(column).collect();
+        let title = format!("{name}, {}", file.chip);
+        let axis = format!("{name} ({unit})");
+        bss2_host::plot::before_after_histogram(&dir.join(name), &title, &axis, target[0], &before, &after)?;
+    }
+    println!("report: 8 histograms (PNG, with their numbers as CSV) in {}", dir.display());
+    Ok(())
+}
+
+fn print_table(file: &CalibrationFile) {
+    let rows = parameters(file);
     println!(
         "{:<12} {:>10} {:>24} {:>24} {:>7}",
         "parameter", "target", "before: mean +- std", "after: mean +- std", "failed"
