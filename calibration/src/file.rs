@@ -35,13 +35,13 @@ pub struct CalibrationFile {
 /// A calibration file that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
-    /// Reading or writing failed.
-    #[error("calibration {path}: {source}")]
+    /// Reading or writing failed (the cause is in the message, not a separate source, so that it is printed once).
+    #[error("calibration {path}: {cause}")]
     Io {
         /// The file.
         path: PathBuf,
         /// The cause.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The content is not a calibration.
     #[error("calibration {path}: not a calibration file: {message}")]
@@ -91,7 +91,7 @@ impl CalibrationFile {
 
     /// Loads and checks a file.
     pub fn load(path: &Path) -> Result<CalibrationFile, FileError> {
-        let text = std::fs::read_to_string(path).map_err(|source| FileError::Io { path: path.into(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|cause| FileError::Io { path: path.into(), cause })?;
         let file: CalibrationFile = serde_json::from_str(&text)
             .map_err(|e| FileError::Invalid { path: path.into(), message: e.to_string() })?;
         let n = file.values.len();
@@ -126,7 +126,7 @@ impl CalibrationFile {
 
     /// Writes the file atomically (a temporary file, then a rename).
     pub fn save(&self, path: &Path) -> Result<(), FileError> {
-        let io = |source| FileError::Io { path: path.into(), source };
+        let io = |cause| FileError::Io { path: path.into(), cause };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(io)?;
         }

@@ -95,13 +95,13 @@ pub struct ChipProfile {
 /// A profile file that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
-    /// Reading the file failed.
-    #[error("chip profile {path}: {source}")]
+    /// Reading the file failed (the cause is in the message, not a separate source, so that it is printed once).
+    #[error("chip profile {path}: {cause}")]
     Io {
         /// The file.
         path: String,
         /// The cause.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The YAML does not describe a profile.
     #[error("chip profile {path}: {message}")]
@@ -173,7 +173,7 @@ impl ChipProfile {
     /// Loads a YAML profile.
     pub fn load(path: &Path) -> Result<ChipProfile, ProfileError> {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Io { path: name.clone(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|cause| ProfileError::Io { path: name.clone(), cause })?;
         let profile: ChipProfile = yaml_serde::from_str(&text)
             .map_err(|e| ProfileError::Invalid { path: name.clone(), message: e.to_string() })?;
         profile.check().map_err(|message| ProfileError::Invalid { path: name, message })?;
