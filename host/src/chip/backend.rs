@@ -14,7 +14,9 @@ use bss2_protocol::program::{CYCLES_PER_US, Program, ProgramBuilder, Response};
 use bss2_protocol::transport::{BlockingConnection, Endpoint, Link};
 
 use super::ChipError;
-use super::config::{CircuitValues, Scales, nominal_values, static_writes, synapse_quad_words};
+use super::config::{
+    CircuitValues, SYNAPSE_DAC_BIAS, Scales, choose_dac, nominal_values, static_writes, synapse_quad_words,
+};
 use super::layout::{self, LOGICAL_NEURONS};
 use super::mapping::{ChipMapping, External, SynapseImage, quantise};
 use crate::model::Matrix;
@@ -149,6 +151,8 @@ pub struct ChipBackend {
     settings: ChipSettings,
     mapping: ChipMapping,
     values: Vec<CircuitValues>,
+    /// Synapse DAC bias of every quadrant.
+    dac: u16,
     emulator: Option<Arc<Mutex<Emulator>>>,
     connection: Option<BlockingConnection>,
     /// Static configuration already on the chip.
@@ -169,9 +173,11 @@ impl ChipBackend {
             Substrate::Emulator { profile } => profile.curves.clone(),
             Substrate::Endpoint(_) => ChipProfile::default_chip().curves,
         };
-        let mut values = vec![nominal_values(&curves, &mapping.layers[0].params, settings.scales); 512];
+        let params: Vec<_> = mapping.layers.iter().map(|l| l.params).collect();
+        let mut dac = choose_dac(&curves, &params, settings.scales);
+        let mut values = vec![nominal_values(&curves, &params[0], settings.scales, dac); 512];
         for layer in &mapping.layers {
-            let v = nominal_values(&curves, &layer.params, settings.scales);
+            let v = nominal_values(&curves, &layer.params, settings.scales, dac);
             for b in layer.first..layer.first + layer.size {
                 for c in layout::circuits(b) {
                     values[c] = v;
@@ -184,6 +190,8 @@ impl ChipBackend {
             check_targets(&mapping, &file.targets, settings.scales)
                 .map_err(|e| ChipError::Calibration(format!("{}: {e}", path.display())))?;
             values = file.values.clone();
+            // Calibrations are measured at the standard DAC bias.
+            dac = SYNAPSE_DAC_BIAS;
         }
         let emulator = match &substrate {
             Substrate::Emulator { profile } => {
@@ -203,6 +211,7 @@ impl ChipBackend {
             settings,
             mapping,
             values,
+            dac,
             emulator,
             connection: None,
             configured: false,
@@ -214,9 +223,11 @@ impl ChipBackend {
         })
     }
 
-    /// Replaces the CapMem values of every circuit (a calibration); they are written before the next run.
+    /// Replaces the CapMem values of every circuit (a calibration, measured at the standard DAC bias); they are
+    /// written before the next run.
     pub fn set_circuit_values(&mut self, values: Vec<CircuitValues>) {
         self.values = values;
+        self.dac = SYNAPSE_DAC_BIAS;
         self.configured = false;
     }
 
@@ -312,7 +323,7 @@ impl ChipBackend {
         let mut builder = ProgramBuilder::new();
         let mut words = 0u64;
         if !self.configured {
-            let writes = static_writes(&self.mapping, &self.values);
+            let writes = static_writes(&self.mapping, &self.values, self.dac);
             words += writes.len() as u64;
             builder.write_all(writes);
         }

@@ -23,7 +23,7 @@ pub fn reference_params() -> NeuronParams {
 /// Nominal values of every circuit for the reference's chip model.
 pub fn nominal_circuit_values(profile: &ChipProfile) -> Vec<CircuitValues> {
     let scales = Scales { time_unit_us: 6.0, scale_weights: 30.0 };
-    vec![nominal_values(&profile.curves, &reference_params(), scales); 512]
+    vec![nominal_values(&profile.curves, &reference_params(), scales, SYNAPSE_DAC_BIAS); 512]
 }
 
 /// One CSV row per circuit: the true values with these CapMem values on the chip of this profile and seed.
