@@ -94,11 +94,24 @@ impl CalibrationFile {
         let text = std::fs::read_to_string(path).map_err(|cause| FileError::Io { path: path.into(), cause })?;
         let file: CalibrationFile = serde_json::from_str(&text)
             .map_err(|e| FileError::Invalid { path: path.into(), message: e.to_string() })?;
-        let n = file.values.len();
-        if n != 512 || file.achieved.len() != 512 {
+        let t = &file.targets;
+        let lengths = [
+            ("values", file.values.len()),
+            ("achieved", file.achieved.len()),
+            ("before", file.before.len()),
+            ("targets.tau_mem_us", t.tau_mem_us.len()),
+            ("targets.tau_syn_exc_us", t.tau_syn_exc_us.len()),
+            ("targets.tau_syn_inh_us", t.tau_syn_inh_us.len()),
+            ("targets.leak_mv", t.leak_mv.len()),
+            ("targets.reset_mv", t.reset_mv.len()),
+            ("targets.threshold_mv", t.threshold_mv.len()),
+            ("targets.gain_exc", t.gain_exc.len()),
+            ("targets.gain_inh", t.gain_inh.len()),
+        ];
+        if let Some((name, n)) = lengths.iter().find(|(_, n)| *n != 512) {
             return Err(FileError::Invalid {
                 path: path.into(),
-                message: format!("{n} circuits (values) and {} (achieved), expected 512", file.achieved.len()),
+                message: format!("{name} has {n} entries, expected 512"),
             });
         }
         if let Some((c, _)) = file.values.iter().enumerate().find(|(_, v)| {
@@ -160,5 +173,55 @@ pub fn cached(chip: &str, targets: &Targets) -> Option<CalibrationFile> {
 pub fn store(file: &CalibrationFile) {
     if let Some(dir) = cache_dir() {
         let _ = file.save(&dir.join(format!("{}.json", file.key)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calibrate::Achieved;
+
+    fn file() -> CalibrationFile {
+        let all = |x: f64| vec![x; 512];
+        let targets = Targets {
+            tau_mem_us: all(6.0),
+            tau_syn_exc_us: all(6.0),
+            tau_syn_inh_us: all(6.0),
+            leak_mv: all(360.0),
+            reset_mv: all(360.0),
+            threshold_mv: all(675.0),
+            gain_exc: all(0.67),
+            gain_inh: all(0.67),
+        };
+        let outcome = Outcome {
+            values: vec![CircuitValues::default(); 512],
+            achieved: vec![Achieved::default(); 512],
+            failures: Vec::new(),
+            before: vec![Achieved::default(); 512],
+        };
+        CalibrationFile::new("emulator profile=x chip_seed=1", &targets, outcome)
+    }
+
+    #[test]
+    fn files_round_trip_and_bad_ones_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cal.json");
+        let f = file();
+        f.save(&path).unwrap();
+        assert_eq!(CalibrationFile::load(&path).unwrap(), f);
+        assert!(f.check_chip(&path, "emulator profile=x chip_seed=2").unwrap_err().to_string().contains("chip_seed=1"));
+        let mut short = f.clone();
+        short.targets.gain_inh.pop();
+        short.save(&path).unwrap();
+        let e = CalibrationFile::load(&path).unwrap_err().to_string();
+        assert!(e.contains("targets.gain_inh has 511 entries"), "{e}");
+        let mut high = f.clone();
+        high.values[3].v_leak = 1023;
+        high.save(&path).unwrap();
+        assert!(CalibrationFile::load(&path).unwrap_err().to_string().contains("circuit 3"));
+        std::fs::write(&path, "[1, 2").unwrap();
+        assert!(CalibrationFile::load(&path).unwrap_err().to_string().contains("not a calibration file"));
+        assert_eq!(cache_key("a", &f.targets), cache_key("a", &f.targets));
+        assert_ne!(cache_key("a", &f.targets), cache_key("b", &f.targets));
     }
 }
