@@ -42,7 +42,7 @@ enum Command {
     Calibrate(calibrate_cmd::Cmd),
     /// Decode and encode protocol word streams.
     Protocol(protocol_cmd::Cmd),
-    /// The chip emulator: serve it over TCP, UDP or a pseudo-terminal.
+    /// The chip emulator: serve it over TCP, UDP or a pseudo-terminal, or inspect its circuits.
     Emulator(emulator_cmd::Cmd),
 }
 
