@@ -216,6 +216,27 @@ impl NeuronLayer {
 impl Network {
     /// Runs a batch `[batch, n_inputs]` of input times through the network.
     pub fn forward(&self, inputs: &Matrix, opts: &mut ForwardOptions) -> Forward {
+        self.pass(inputs, opts, |n, arrival, opts| n.forward(arrival, opts))
+    }
+
+    /// The record of a forward pass whose NeuronLayer outputs were measured elsewhere (on a chip):
+    /// `measured[k]` `[batch, size]` is the k-th NeuronLayer's output. Every other layer is applied as in
+    /// [`Network::forward`], so [`Network::backward`] then gives the exact gradients at the measured times.
+    pub fn forward_measured(&self, inputs: &Matrix, measured: &[Matrix]) -> Forward {
+        let mut next = measured.iter();
+        // Delay layers, which draw jitter from it, do not run on the chip; the stream is never used.
+        let mut unused = rng::stream(0, rng::Purpose::Inference, 0);
+        let mut opts = ForwardOptions { rounding: None, integrator: None, noise: &mut unused };
+        self.pass(inputs, &mut opts, |_, _, _| next.next().expect("one measured output per NeuronLayer").clone())
+    }
+
+    /// One pass through the chain; `neuron(layer, arrival, opts)` gives a NeuronLayer's output times.
+    fn pass(
+        &self,
+        inputs: &Matrix,
+        opts: &mut ForwardOptions,
+        mut neuron: impl FnMut(&NeuronLayer, &Arrival, &mut ForwardOptions) -> Matrix,
+    ) -> Forward {
         let mut signal = Signal::Flat(inputs.clone());
         let mut record =
             Forward { inputs: Vec::with_capacity(self.layers.len()), neuron_outputs: vec![None; self.layers.len()] };
@@ -225,7 +246,7 @@ impl Network {
                 Layer::Broadcast { .. } => Signal::Broadcast(as_arrival(signal)),
                 Layer::Delay(d) => Signal::Broadcast(d.forward(signal, opts.noise)),
                 Layer::Neuron(n) => {
-                    let out = n.forward(&as_arrival(signal), opts);
+                    let out = neuron(n, &as_arrival(signal), opts);
                     record.neuron_outputs[index] = Some(out.clone());
                     Signal::Flat(out)
                 }
