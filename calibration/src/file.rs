@@ -64,7 +64,7 @@ pub enum FileError {
 }
 
 /// FNV-1a 64 of a string: stable across builds and platforms.
-fn fnv1a(text: &str) -> u64 {
+pub fn fnv1a(text: &str) -> u64 {
     text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 

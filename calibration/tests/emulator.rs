@@ -1,34 +1,13 @@
 //! Calibration of an emulated chip, checked against the emulator's ground truth (its true circuit parameters with
 //! the calibrated CapMem values), not against the calibration's own measurements.
 
-use bss2_calibration::calibrate::{Targets, calibrate};
-use bss2_calibration::measure::Chip;
+use bss2_calibration::calibrate::calibrate;
 use bss2_calibration::values::capmem_writes;
 use bss2_firmware_sim::{ChipProfile, Emulator};
-use bss2_protocol::program::{Program, ProgramBuilder, Response, decode_response};
+use bss2_protocol::program::ProgramBuilder;
 
-struct Direct(Emulator);
-
-impl Chip for Direct {
-    fn run(&mut self, program: &Program) -> Result<Response, String> {
-        let words = self.0.execute(&program.words()).map_err(|e| e.to_string())?;
-        decode_response(program, &words).map_err(|e| e.to_string())
-    }
-}
-
-fn uniform(tau: f64, leak: f64, threshold: f64, gain: f64) -> Targets {
-    let all = |x: f64| vec![x; 512];
-    Targets {
-        tau_mem_us: all(tau),
-        tau_syn_exc_us: all(tau),
-        tau_syn_inh_us: all(tau),
-        leak_mv: all(leak),
-        reset_mv: all(leak),
-        threshold_mv: all(threshold),
-        gain_exc: all(gain),
-        gain_inh: all(gain),
-    }
-}
+mod common;
+use common::{Direct, uniform};
 
 fn spread(xs: &[f64]) -> (f64, f64) {
     let n = xs.len() as f64;

@@ -2,32 +2,14 @@
 //! calibrated; a target no circuit reaches is an error naming the parameter and the closest value.
 
 use bss2_calibration::calibrate::{CalibrationError, Targets, calibrate};
-use bss2_calibration::measure::Chip;
 use bss2_firmware_sim::serve::neuron_faults;
 use bss2_firmware_sim::{ChipProfile, Emulator};
-use bss2_protocol::program::{Program, Response, decode_response};
 
-struct Direct(Emulator);
-
-impl Chip for Direct {
-    fn run(&mut self, program: &Program) -> Result<Response, String> {
-        let words = self.0.execute(&program.words()).map_err(|e| e.to_string())?;
-        decode_response(program, &words).map_err(|e| e.to_string())
-    }
-}
+mod common;
+use common::{Direct, uniform};
 
 fn targets(tau_mem: f64) -> Targets {
-    let all = |x: f64| vec![x; 512];
-    Targets {
-        tau_mem_us: all(tau_mem),
-        tau_syn_exc_us: all(6.0),
-        tau_syn_inh_us: all(6.0),
-        leak_mv: all(360.0),
-        reset_mv: all(360.0),
-        threshold_mv: all(675.0),
-        gain_exc: all(0.673),
-        gain_inh: all(0.673),
-    }
+    Targets { tau_mem_us: vec![tau_mem; 512], ..uniform(6.0, 360.0, 675.0, 0.673) }
 }
 
 #[test]

@@ -319,12 +319,17 @@ impl Emulator {
         self.sample_madc(until, true, out);
     }
 
-    fn fire(&mut self, g: usize, t: f64, out: &mut ResponseWriter) {
-        self.membranes[g].fire(t);
+    /// Puts membrane `g` back on the list of those whose crossings are searched (after an input or a reset).
+    fn activate(&mut self, g: usize) {
         if !self.is_active[g] {
             self.is_active[g] = true;
             self.active.push(g);
         }
+    }
+
+    fn fire(&mut self, g: usize, t: f64, out: &mut ResponseWriter) {
+        self.membranes[g].fire(t);
+        self.activate(g);
         let compiled = self.compiled.as_mut().expect("compiled before the physics runs");
         if let Some(output) = compiled.groups[g].output {
             let route = compiled.route(output.crossbar_input, output.label);
@@ -347,10 +352,7 @@ impl Emulator {
         for &(g, channel, amount) in &route.targets {
             let g = g as usize;
             self.membranes[g].input(t, usize::from(channel), amount);
-            if !self.is_active[g] {
-                self.is_active[g] = true;
-                self.active.push(g);
-            }
+            self.activate(g);
         }
         if self.compiled.as_ref().is_some_and(|c| c.recording) {
             for &label in &route.recorded {
@@ -375,10 +377,7 @@ impl Emulator {
         let g = compiled.circuit_group[circuit].0 as usize;
         let now = self.now_us();
         self.membranes[g].clamp_to_reset(now);
-        if !self.is_active[g] {
-            self.is_active[g] = true;
-            self.active.push(g);
-        }
+        self.activate(g);
     }
 
     /// A causal CADC quad: the membranes of the quad's four columns, 8 bit each, entry e in byte 3 - e.

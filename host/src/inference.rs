@@ -9,7 +9,7 @@ use crate::io::{write_npy_f64, write_npy_i64};
 use crate::network::Network;
 use crate::rng::{self, Purpose};
 use crate::tensors::TensorFile;
-use crate::train::evaluate::{Evaluation, batch_inputs, evaluate};
+use crate::train::evaluate::{Evaluation, evaluate, evaluate_with};
 use crate::train::loss::Loss;
 use crate::train::run_dir::RunDir;
 use crate::train::runner::RunError;
@@ -75,27 +75,11 @@ pub fn evaluate_on_chip(
     data: &Dataset,
 ) -> Result<Evaluation, RunError> {
     let loss = Loss::for_config(config);
-    let n = data.len();
-    let mut outputs = crate::model::Matrix::zeros(n, network.n_outputs());
-    let mut predictions = Vec::with_capacity(n);
-    let mut loss_sum = 0.0;
-    let indices: Vec<usize> = (0..n).collect();
-    for chunk in indices.chunks(config.training.batch_size_eval.max(1)) {
-        let forward = chip.forward(network, &batch_inputs(data, chunk))?;
-        let out = forward.layers.last().expect("a network ends in a NeuronLayer");
-        let labels: Vec<usize> = chunk.iter().map(|&i| data.labels[i]).collect();
-        loss_sum += loss.evaluate(out, &labels, 0.0).mean * chunk.len() as f64;
-        predictions.extend(loss.predictions(out));
-        let start = chunk[0] * outputs.cols;
-        outputs.data[start..start + out.data.len()].copy_from_slice(&out.data);
-    }
-    let correct = predictions.iter().zip(&data.labels).filter(|(p, l)| **p == **l as i64).count();
-    Ok(Evaluation {
-        outputs,
-        predictions,
-        loss: if n == 0 { f64::NAN } else { loss_sum / n as f64 },
-        accuracy: if n == 0 { f64::NAN } else { correct as f64 / n as f64 },
-    })
+    let evaluation = evaluate_with(config, &loss, data, network.n_outputs(), 0.0, |inputs| {
+        let mut forward = chip.forward(network, inputs)?;
+        Ok::<_, RunError>(forward.layers.pop().expect("a network ends in a NeuronLayer"))
+    })?;
+    Ok(evaluation)
 }
 
 /// A saved network with its config and data.

@@ -21,8 +21,9 @@ use crate::model::NeuronParams;
 const REFRACTORY_CLOCK_SCALE: u32 = 4;
 /// The refractory counter value (16 us at the clock above).
 const REFRACTORY_COUNTS: u8 = 125;
-/// Synapse DAC bias of calibrated chips, written to every quadrant (the reference's backend writes 1000).
-pub const SYNAPSE_DAC_BIAS: u16 = 1000;
+/// Synapse DAC bias of calibrated chips, written to every quadrant (the reference's backend writes 1000):
+/// calibrations are measured at it.
+pub use bss2_calibration::measure::SYNAPSE_DAC_BIAS;
 /// Leak and reset potential: 80 CADC LSB of about 4.5 mV, the reference's calibration target.
 pub const LEAK_MV: f64 = 360.0;
 

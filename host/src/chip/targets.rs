@@ -7,13 +7,12 @@
 //! `121.15 / (scale_weights g_l tau_mem time_unit)` mV/us.
 
 use bss2_calibration::calibrate::Targets;
+use bss2_calibration::file::fnv1a;
 use bss2_firmware_sim::ChipProfile;
 
-use super::config::Scales;
+use super::config::{LEAK_MV, Scales};
 use crate::model::NeuronParams;
 
-/// Leak and reset potential (mV).
-pub const LEAK_MV: f64 = 360.0;
 /// mV per model potential unit: (150 - 80) CADC LSB x 4.5 mV over a threshold of 2.6.
 pub const MV_PER_UNIT: f64 = 70.0 * 4.5 / 2.6;
 
@@ -42,8 +41,7 @@ pub fn uniform_targets(p: &NeuronParams, scales: Scales) -> Targets {
 
 /// The identity of an emulated chip: its profile (name and a hash of its content) and seed.
 pub fn emulator_identity(profile: &ChipProfile, chip_seed: u64) -> String {
-    let text = format!("{profile:?}");
-    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    let hash = fnv1a(&format!("{profile:?}"));
     format!("emulator profile={}#{:08x} chip_seed={chip_seed}", profile.name, hash >> 32)
 }
 

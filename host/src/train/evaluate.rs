@@ -43,33 +43,52 @@ pub fn delay_penalty(network: &Network, loss: &Loss) -> f64 {
 /// Runs `data` through the network in batches of `batch_size_eval`, in order, without training noise
 /// (hardware-aware noise, jitter and rounding apply as configured).
 pub fn evaluate(network: &Network, config: &Config, loss: &Loss, data: &Dataset, noise: &mut Rng) -> Evaluation {
-    let n = data.len();
-    let batch_size = config.training.batch_size_eval;
     let penalty = delay_penalty(network, loss);
-    let mut outputs = Matrix::zeros(n, network.n_outputs());
-    let mut predictions = Vec::with_capacity(n);
-    let mut loss_sum = 0.0;
-    let indices: Vec<usize> = (0..n).collect();
-    for chunk in indices.chunks(batch_size.max(1)) {
-        let inputs = batch_inputs(data, chunk);
+    let result = evaluate_with(config, loss, data, network.n_outputs(), penalty, |inputs| {
         let mut opts = ForwardOptions {
             rounding: config.training.rounding_precision,
             integrator: config.training.integrator,
-            noise,
+            noise: &mut *noise,
         };
-        let record = network.forward(&inputs, &mut opts);
-        let out = record.output();
+        let record = network.forward(inputs, &mut opts);
+        Ok::<_, std::convert::Infallible>(
+            record.neuron_outputs.into_iter().flatten().last().expect("the last layer is a NeuronLayer"),
+        )
+    });
+    match result {
+        Ok(evaluation) => evaluation,
+        Err(never) => match never {},
+    }
+}
+
+/// Scores `data` run in order, in batches of `batch_size_eval`, through `forward` (a batch's input times to its
+/// output times `[batch, n_outputs]`): the simulation or a chip.
+pub fn evaluate_with<E>(
+    config: &Config,
+    loss: &Loss,
+    data: &Dataset,
+    n_outputs: usize,
+    penalty: f64,
+    mut forward: impl FnMut(&Matrix) -> Result<Matrix, E>,
+) -> Result<Evaluation, E> {
+    let n = data.len();
+    let mut outputs = Matrix::zeros(n, n_outputs);
+    let mut predictions = Vec::with_capacity(n);
+    let mut loss_sum = 0.0;
+    let indices: Vec<usize> = (0..n).collect();
+    for chunk in indices.chunks(config.training.batch_size_eval.max(1)) {
+        let out = forward(&batch_inputs(data, chunk))?;
         let labels: Vec<usize> = chunk.iter().map(|&i| data.labels[i]).collect();
-        loss_sum += loss.evaluate(out, &labels, penalty).mean * chunk.len() as f64;
-        predictions.extend(loss.predictions(out));
+        loss_sum += loss.evaluate(&out, &labels, penalty).mean * chunk.len() as f64;
+        predictions.extend(loss.predictions(&out));
         let start = chunk[0] * outputs.cols;
         outputs.data[start..start + out.data.len()].copy_from_slice(&out.data);
     }
     let correct = predictions.iter().zip(&data.labels).filter(|(p, l)| **p == **l as i64).count();
-    Evaluation {
+    Ok(Evaluation {
         outputs,
         predictions,
         loss: if n == 0 { f64::NAN } else { loss_sum / n as f64 },
         accuracy: if n == 0 { f64::NAN } else { correct as f64 / n as f64 },
-    }
+    })
 }
