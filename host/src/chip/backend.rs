@@ -115,6 +115,28 @@ pub struct ChipStats {
     pub words_written: u64,
 }
 
+/// Nominal CapMem values of every circuit from the profile's curves (a served chip: the default profile's) for
+/// each mapped layer's model, and the DAC bias chosen with them.
+fn nominal_circuit_values(mapping: &ChipMapping, substrate: &Substrate, scales: Scales) -> (Vec<CircuitValues>, u16) {
+    let curves = match substrate {
+        Substrate::Emulator { profile } => profile.curves.clone(),
+        Substrate::Endpoint(_) => ChipProfile::default_chip().curves,
+    };
+    let params: Vec<_> = mapping.layers.iter().map(|l| l.params).collect();
+    let dac = choose_dac(&curves, &params, scales);
+    // Circuits outside the network (threshold off) get the first layer's values.
+    let mut values = vec![nominal_values(&curves, &params[0], scales, dac); 512];
+    for layer in &mapping.layers {
+        let v = nominal_values(&curves, &layer.params, scales, dac);
+        for b in layer.first..layer.first + layer.size {
+            for c in layout::circuits(b) {
+                values[c] = v;
+            }
+        }
+    }
+    (values, dac)
+}
+
 /// Checks that a calibration's targets are what each mapped layer's model needs.
 fn check_targets(mapping: &ChipMapping, t: &Targets, scales: Scales) -> Result<(), String> {
     for layer in &mapping.layers {
@@ -169,30 +191,17 @@ impl ChipBackend {
     /// Maps a network onto a chip; CapMem values from the profile's nominal curves.
     pub fn new(network: &Network, substrate: Substrate, settings: ChipSettings) -> Result<ChipBackend, ChipError> {
         let mapping = ChipMapping::new(network)?;
-        let curves = match &substrate {
-            Substrate::Emulator { profile } => profile.curves.clone(),
-            Substrate::Endpoint(_) => ChipProfile::default_chip().curves,
-        };
-        let params: Vec<_> = mapping.layers.iter().map(|l| l.params).collect();
-        let mut dac = choose_dac(&curves, &params, settings.scales);
-        let mut values = vec![nominal_values(&curves, &params[0], settings.scales, dac); 512];
-        for layer in &mapping.layers {
-            let v = nominal_values(&curves, &layer.params, settings.scales, dac);
-            for b in layer.first..layer.first + layer.size {
-                for c in layout::circuits(b) {
-                    values[c] = v;
-                }
+        let (values, dac) = match &settings.calibration {
+            Some((path, file)) => {
+                file.check_chip(path, &substrate.identity(settings.chip_seed))
+                    .map_err(|e| ChipError::Calibration(e.to_string()))?;
+                check_targets(&mapping, &file.targets, settings.scales)
+                    .map_err(|e| ChipError::Calibration(format!("{}: {e}", path.display())))?;
+                // Calibrations are measured at the standard DAC bias.
+                (file.values.clone(), SYNAPSE_DAC_BIAS)
             }
-        }
-        if let Some((path, file)) = &settings.calibration {
-            file.check_chip(path, &substrate.identity(settings.chip_seed))
-                .map_err(|e| ChipError::Calibration(e.to_string()))?;
-            check_targets(&mapping, &file.targets, settings.scales)
-                .map_err(|e| ChipError::Calibration(format!("{}: {e}", path.display())))?;
-            values = file.values.clone();
-            // Calibrations are measured at the standard DAC bias.
-            dac = SYNAPSE_DAC_BIAS;
-        }
+            None => nominal_circuit_values(&mapping, &substrate, settings.scales),
+        };
         let emulator = match &substrate {
             Substrate::Emulator { profile } => {
                 Some(Arc::new(Mutex::new(Emulator::new(profile.clone(), settings.chip_seed))))
@@ -223,27 +232,9 @@ impl ChipBackend {
         })
     }
 
-    /// Replaces the CapMem values of every circuit (a calibration, measured at the standard DAC bias); they are
-    /// written before the next run.
-    pub fn set_circuit_values(&mut self, values: Vec<CircuitValues>) {
-        self.values = values;
-        self.dac = SYNAPSE_DAC_BIAS;
-        self.configured = false;
-    }
-
-    /// The mapping.
-    pub fn mapping(&self) -> &ChipMapping {
-        &self.mapping
-    }
-
     /// Counters so far.
     pub fn stats(&self) -> ChipStats {
         self.stats
-    }
-
-    /// The embedded emulator, if the substrate is one.
-    pub fn emulator(&self) -> Option<&Arc<Mutex<Emulator>>> {
-        self.emulator.as_ref()
     }
 
     fn connect(&mut self) -> Result<&mut BlockingConnection, ChipError> {
