@@ -233,7 +233,7 @@ fn search(
             achieved[i] = to_y(y);
         }
     }
-    if achieved.iter().zip(s.target).all(|(a, t)| !within(s, *a, *t)) {
+    if achieved.iter().zip(s.target).all(|(a, t)| !meets(*a, *t, s.power_law)) {
         let closest = achieved
             .iter()
             .zip(s.target)
@@ -291,12 +291,29 @@ fn lines(history: &[Vec<(f64, f64)>], shared_slope: bool) -> Vec<Option<(f64, f6
         .collect()
 }
 
-fn within(s: &Search, achieved: f64, target: f64) -> bool {
-    if s.power_law {
+/// Whether a value meets its target: relatively (time constants, gains) or in mV (potentials).
+fn meets(achieved: f64, target: f64, relative: bool) -> bool {
+    if relative {
         (achieved / target - 1.0).abs() <= TAU_TOLERANCE
     } else {
         (achieved - target).abs() <= POTENTIAL_TOLERANCE_MV
     }
+}
+
+/// Per-circuit records from per-parameter columns in [`Achieved`]'s field order.
+fn per_circuit(columns: [&[f64]; 8]) -> Vec<Achieved> {
+    (0..CIRCUITS)
+        .map(|c| Achieved {
+            tau_mem_us: columns[0][c],
+            tau_syn_exc_us: columns[1][c],
+            tau_syn_inh_us: columns[2][c],
+            leak_mv: columns[3][c],
+            reset_mv: columns[4][c],
+            threshold_mv: columns[5][c],
+            gain_exc: columns[6][c],
+            gain_inh: columns[7][c],
+        })
+        .collect()
 }
 
 /// Fits a relaxation to every trace: (asymptote, value at the stimulus, tau); NaN where the fit failed.
@@ -372,7 +389,6 @@ pub fn calibrate(chip: &mut dyn Chip, targets: &Targets, progress: Progress) -> 
         i_bias_syn_inh_gm: 500,
     };
     let mut values = vec![nominal; CIRCUITS];
-    let mut achieved = vec![Achieved::default(); CIRCUITS];
     let chip_err = CalibrationError::Chip;
     // Traces cover five of the longest target time constants (at least 40 us).
     let longest = |xs: &[f64]| xs.iter().fold(0.0f64, |a, &b| a.max(b));
@@ -466,31 +482,20 @@ pub fn calibrate(chip: &mut dyn Chip, targets: &Targets, progress: Progress) -> 
         synaptic(&mut values, Stimulus::Excitatory, &targets.tau_syn_exc_us, &targets.gain_exc)?;
     let ((tau_inh, gain_inh), (tau_inh_before, gain_inh_before)) =
         synaptic(&mut values, Stimulus::Inhibitory, &targets.tau_syn_inh_us, &targets.gain_inh)?;
-    let before = (0..CIRCUITS)
-        .map(|c| Achieved {
-            tau_mem_us: tau_mem_before[c],
-            tau_syn_exc_us: tau_exc_before[c],
-            tau_syn_inh_us: tau_inh_before[c],
-            leak_mv: leak_before[c],
-            reset_mv: reset_before[c],
-            threshold_mv: threshold_before[c],
-            gain_exc: gain_exc_before[c],
-            gain_inh: gain_inh_before[c],
-        })
-        .collect();
+    let before = per_circuit([
+        &tau_mem_before,
+        &tau_exc_before,
+        &tau_inh_before,
+        &leak_before,
+        &reset_before,
+        &threshold_before,
+        &gain_exc_before,
+        &gain_inh_before,
+    ]);
+    let achieved = per_circuit([&tau_mem, &tau_exc, &tau_inh, &leak, &reset, &threshold, &gain_exc, &gain_inh]);
 
     let mut failures_list = Vec::new();
     for c in 0..CIRCUITS {
-        achieved[c] = Achieved {
-            tau_mem_us: tau_mem[c],
-            tau_syn_exc_us: tau_exc[c],
-            tau_syn_inh_us: tau_inh[c],
-            leak_mv: leak[c],
-            reset_mv: reset[c],
-            threshold_mv: threshold[c],
-            gain_exc: gain_exc[c],
-            gain_inh: gain_inh[c],
-        };
         let checks = [
             ("tau_mem", tau_mem[c], targets.tau_mem_us[c], true),
             ("tau_syn_exc", tau_exc[c], targets.tau_syn_exc_us[c], true),
@@ -502,12 +507,7 @@ pub fn calibrate(chip: &mut dyn Chip, targets: &Targets, progress: Progress) -> 
             ("gain_inh", gain_inh[c], targets.gain_inh[c], true),
         ];
         for (parameter, got, want, relative) in checks {
-            let ok = if relative {
-                (got / want - 1.0).abs() <= TAU_TOLERANCE
-            } else {
-                (got - want).abs() <= POTENTIAL_TOLERANCE_MV
-            };
-            if !ok {
+            if !meets(got, want, relative) {
                 failures_list.push(Failure {
                     circuit: c,
                     parameter: parameter.into(),
