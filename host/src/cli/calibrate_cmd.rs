@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use bss2_calibration::calibrate::{Achieved, Targets, calibrate};
 use bss2_calibration::file::{CalibrationFile, cached, store};
 use bss2_firmware_sim::Emulator;
-use bss2_firmware_sim::serve::{ServerFaults, in_process, neuron_faults};
+use bss2_firmware_sim::serve::{ServerFaults, in_process};
 use bss2_host::chip::config::Scales;
 use bss2_host::chip::targets::uniform_targets;
 use bss2_host::chip::{ChipSettings, Substrate};
@@ -129,9 +129,8 @@ impl Cmd {
         }
         let mut connection = match &substrate {
             Substrate::Emulator { profile } => {
-                let mut emulator = Emulator::new(profile.clone(), self.chip_seed);
-                emulator.set_faults(neuron_faults(self.chip_seed, self.faults.silent, self.faults.spontaneous));
-                let emulator = Arc::new(Mutex::new(emulator));
+                // `in_process` applies the neuron faults (silent, spontaneous) drawn from the chip seed.
+                let emulator = Arc::new(Mutex::new(Emulator::new(profile.clone(), self.chip_seed)));
                 let faults = self.faults.clone();
                 let seed = self.chip_seed;
                 BlockingConnection::with_link(move || Link::new(in_process(emulator, &faults, seed)))?
@@ -141,15 +140,14 @@ impl Cmd {
         connection.set_timeout(ChipSettings::default().timeout * 6);
         let started = Instant::now();
         let mut last_stage = String::new();
-        let outcome = calibrate(&mut connection, &targets, &mut |stage, i, n| {
+        let outcome = calibrate(&mut connection, &targets, &mut |stage, _, n| {
             if stage != last_stage {
-                eprintln!(
+                tracing::info!(
                     "[{:6.1} s] {stage}: measuring all 512 circuits ({n} rounds)",
                     started.elapsed().as_secs_f64()
                 );
                 last_stage = stage.to_string();
             }
-            let _ = i;
         })
         .with_context(|| format!("calibrating {identity}"))?;
         let file = CalibrationFile::new(&identity, &targets, outcome);
