@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use bss2_protocol::containers::{
-    CROSSBAR_NODE_BASE, CommonNeuronBackendConfig, CommonPadiBusConfig, Container, EVENT_RECORDING_CONFIG_ADDRESS,
+    CommonNeuronBackendConfig, CommonPadiBusConfig, Container, CrossbarNodeConfig, EVENT_RECORDING_CONFIG_ADDRESS,
     NeuronBackendConfig, NeuronConfig, ReadoutSource, RefractoryClock, RowMode, SynapseDriverConfig,
     permute_weight_bits,
 };
@@ -14,6 +14,7 @@ use bss2_protocol::coords::{
     CapMemCell, CrossbarInput, CrossbarNode, CrossbarOutput, Hemisphere, Neuron, NeuronParameter, SharedCapMemCell,
     SynapseDriver, SynapseDriverOnChip,
 };
+use bss2_protocol::label::SpikeLabel;
 
 use crate::analog::{CIRCUITS, CircuitCapMem, CircuitParameters, FixedPattern};
 use crate::membrane::{MAX_CHANNELS, MembraneParameters};
@@ -83,7 +84,7 @@ pub struct Compiled {
     amplitude: Vec<[f64; 2]>,
     /// Per circuit: synaptic inputs enabled (exc, inh).
     inputs_enabled: Vec<[bool; 2]>,
-    nodes: Vec<(CrossbarInput, CrossbarOutput, u32)>,
+    nodes: Vec<(CrossbarInput, CrossbarOutput, CrossbarNodeConfig)>,
     spl1_enabled: [[bool; 4]; 2],
     drivers: [Vec<DriverInfo>; 2],
     /// Per synram and row: the synapses with non-zero weight, as (column, label, weight x mismatch).
@@ -189,7 +190,7 @@ impl Compiled {
             .filter_map(|n| {
                 let node = CrossbarNode::new(n as usize)?;
                 let (i, o) = node.pair();
-                Some((i, o, memory.read(CROSSBAR_NODE_BASE + n)))
+                Some((i, o, read_container::<CrossbarNodeConfig>(memory, node)))
             })
             .collect();
         let spl1_enabled = std::array::from_fn(|h| {
@@ -342,12 +343,8 @@ impl Compiled {
 
     fn build_route(&self, input: u8, label: u16) -> Route {
         let mut route = Route::default();
-        for &(i, o, word) in &self.nodes {
-            if i.index() != usize::from(input) {
-                continue;
-            }
-            let (mask, target) = ((word & 0x3FFF) as u16, (word >> 16 & 0x3FFF) as u16);
-            if label & mask != target {
+        for &(i, o, node) in &self.nodes {
+            if i.index() != usize::from(input) || !node.forwards(SpikeLabel(label)) {
                 continue;
             }
             let out = o.index();
