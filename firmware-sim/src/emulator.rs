@@ -97,6 +97,17 @@ impl Emulator {
         self.compiled = None;
     }
 
+    /// Programs executed so far (each run's trial-to-trial noise is drawn from the chip seed and this count).
+    pub fn runs(&self) -> u64 {
+        self.runs
+    }
+
+    /// Continues the noise sequence after `runs` programs, as if they had been executed: a training resumed
+    /// on a fresh emulator then sees the noise an uninterrupted one would have.
+    pub fn continue_after(&mut self, runs: u64) {
+        self.runs = runs;
+    }
+
     /// The profile.
     pub fn profile(&self) -> &ChipProfile {
         &self.profile

@@ -9,8 +9,9 @@ use crate::io::{write_npy_f64, write_npy_i64};
 use crate::network::Network;
 use crate::rng::{self, Purpose};
 use crate::tensors::TensorFile;
-use crate::train::evaluate::{Evaluation, evaluate, evaluate_with};
+use crate::train::evaluate::{Evaluation, evaluate};
 use crate::train::loss::Loss;
+use crate::train::on_chip;
 use crate::train::run_dir::RunDir;
 use crate::train::runner::RunError;
 use crate::train::session::Splits;
@@ -63,23 +64,9 @@ pub fn run_on_chip(
 ) -> Result<(InferenceResult, ChipStats), RunError> {
     let saved = SavedRun::load(dir, epoch, split)?;
     let mut chip = ChipBackend::new(&saved.network, substrate, settings)?;
-    let result = evaluate_on_chip(&mut chip, &saved.network, &saved.config, saved.set())?;
+    let loss = Loss::for_config(&saved.config);
+    let result = on_chip::evaluate(&mut chip, &saved.network, &saved.config, &loss, saved.set())?;
     Ok((saved.write(dir, split, &result)?, chip.stats()))
-}
-
-/// Runs a data set through the network on a chip, in batches of `batch_size_eval`, in order.
-pub fn evaluate_on_chip(
-    chip: &mut ChipBackend,
-    network: &Network,
-    config: &Config,
-    data: &Dataset,
-) -> Result<Evaluation, RunError> {
-    let loss = Loss::for_config(config);
-    let evaluation = evaluate_with(config, &loss, data, network.n_outputs(), 0.0, |inputs| {
-        let mut forward = chip.forward(network, inputs)?;
-        Ok::<_, RunError>(forward.layers.pop().expect("a network ends in a NeuronLayer"))
-    })?;
-    Ok(evaluation)
 }
 
 /// A saved network with its config and data.

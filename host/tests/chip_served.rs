@@ -2,39 +2,13 @@
 //! frames: the output files equal the embedded emulator's bit for bit. Stalls and dead endpoints end in a clear
 //! error after the configured retries, never a hang.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod common;
 
 const BSS2: &str = env!("CARGO_BIN_EXE_bss2");
-
-/// A server child process, killed when dropped.
-struct Server {
-    child: Child,
-    endpoint: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(listen: &str, faults: &str) -> Server {
-    let mut child = Command::new(BSS2)
-        .args(["-q", "emulator", "serve", "--listen", listen, "--chip-seed", "3", "--faults", faults])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let endpoint = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("{line:?}")).to_string();
-    Server { child, endpoint }
-}
 
 fn inference(dir: &Path, substrate: &str, extra: &[&str]) -> std::process::Output {
     Command::new(BSS2)
@@ -59,7 +33,7 @@ fn served_inference_with_link_faults_equals_the_embedded_run() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let embedded = outputs(dir.path());
     for listen in ["tcp://127.0.0.1:0", "udp://127.0.0.1:0", "pty"] {
-        let server = serve(listen, "drop=0.05,corrupt=0.01");
+        let server = common::serve(listen, "drop=0.05,corrupt=0.01", 3);
         std::fs::remove_file(dir.path().join("epoch_200/test_output_times.npy")).unwrap();
         let out = inference(dir.path(), &server.endpoint, &[]);
         assert!(out.status.success(), "{listen}: {}", String::from_utf8_lossy(&out.stderr));
@@ -74,7 +48,7 @@ fn a_stalling_chip_fails_after_the_retries_with_a_clear_error() {
     let doc = common::fixture();
     let dir = tempfile::tempdir().unwrap();
     common::convert(&doc["yin_yang_chipready_W"], dir.path());
-    let server = serve("tcp://127.0.0.1:0", "stall=1");
+    let server = common::serve("tcp://127.0.0.1:0", "stall=1", 3);
     let started = Instant::now();
     let out = inference(dir.path(), &server.endpoint, &["--timeout", "0.5", "--retries", "3"]);
     let stderr = String::from_utf8_lossy(&out.stderr);

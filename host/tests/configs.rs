@@ -369,7 +369,7 @@ fn overrides_change_epochs_and_seeds_and_nothing_else() {
         let config = Config::load(&path).unwrap();
         assert_eq!(config.with_overrides(Overrides::default()).unwrap(), config, "{name}: empty overrides");
 
-        let o = config.with_overrides(Overrides { epochs: Some(7), seed: Some(42) }).unwrap();
+        let o = config.with_overrides(Overrides { epochs: Some(7), seed: Some(42), ..Default::default() }).unwrap();
         assert_eq!(o.training.epoch_number, 7, "{name}");
         assert_eq!(o.training.seed, 42, "{name}");
         assert_eq!(o.training.numpy_seed, Some(42), "{name}");
@@ -387,12 +387,14 @@ fn overrides_change_epochs_and_seeds_and_nothing_else() {
         assert_eq!(doc["training_params"]["torch_seed"].as_u64(), Some(42), "{name}");
         assert_eq!(doc["training_params"]["numpy_seed"].as_u64(), Some(42), "{name}");
 
-        let only_seed = config.with_overrides(Overrides { epochs: None, seed: Some(u64::MAX) }).unwrap();
+        let only_seed =
+            config.with_overrides(Overrides { epochs: None, seed: Some(u64::MAX), ..Default::default() }).unwrap();
         assert_eq!(only_seed.training.seed, u64::MAX, "{name}");
         assert_eq!(only_seed.training.epoch_number, config.training.epoch_number, "{name}");
         assert_eq!(only_seed.training.epoch_snapshots, config.training.epoch_snapshots, "{name}");
 
-        let only_epochs = config.with_overrides(Overrides { epochs: Some(50), seed: None }).unwrap();
+        let only_epochs =
+            config.with_overrides(Overrides { epochs: Some(50), seed: None, ..Default::default() }).unwrap();
         assert_eq!(only_epochs.training.epoch_number, 50, "{name}");
         assert_eq!(only_epochs.training.seed, config.training.seed, "{name}");
         assert_eq!(only_epochs.training.numpy_seed, config.training.numpy_seed, "{name}");
@@ -401,7 +403,7 @@ fn overrides_change_epochs_and_seeds_and_nothing_else() {
     }
     // Snapshots that fall inside the new length are kept.
     let hw = Config::load(&Path::new(CONFIG_DIR).join("yin_yang_hwAware.yaml")).unwrap();
-    let o = hw.with_overrides(Overrides { epochs: Some(60), seed: None }).unwrap();
+    let o = hw.with_overrides(Overrides { epochs: Some(60), seed: None, ..Default::default() }).unwrap();
     assert_eq!(o.training.epoch_snapshots, [20, 50, 60]);
 }
 
@@ -745,7 +747,7 @@ fn the_error_message_of_the_brief_is_exact() {
 fn overrides_accept_zero_epochs_and_seed_zero() {
     let config = base_config();
     // Zero epochs and seed 0 are valid values (the largest seed is checked above).
-    let zero = config.with_overrides(Overrides { epochs: Some(0), seed: Some(0) }).unwrap();
+    let zero = config.with_overrides(Overrides { epochs: Some(0), seed: Some(0), ..Default::default() }).unwrap();
     assert_eq!(zero.training.epoch_number, 0);
     assert_eq!(zero.training.seed, 0);
     assert_eq!(zero.training.numpy_seed, Some(0));

@@ -140,7 +140,9 @@ training_params: {batch_size: 10, epoch_number: 1, learning_rate: 0.01, optimize
 #[test]
 fn hardware_aware_training_clips_and_trains() {
     let config = Config::parse_str(HW_AWARE).unwrap();
-    let config = config.with_overrides(bss2_host::config::Overrides { epochs: Some(2), seed: Some(4) }).unwrap();
+    let config = config
+        .with_overrides(bss2_host::config::Overrides { epochs: Some(2), seed: Some(4), ..Default::default() })
+        .unwrap();
     let limit = config.training.clip_weights_max.unwrap();
     let mut session = Session::new(config.clone(), Splits::build(&config).unwrap());
     let before = session.state.history[0].val_accuracy;

@@ -57,6 +57,7 @@ fn one_hundred_batches_follow_the_reference_trajectory() {
             bump: BumpState::fresh(&config.training.bumping),
             epoch: 0,
             history: vec![],
+            chip_runs: 0,
         };
         let mut session = Session::resume(config.clone(), data.clone(), state);
         let batch_size = config.training.batch_size;

@@ -22,6 +22,9 @@ use super::mapping::{ChipMapping, External, SynapseImage, quantise};
 use crate::model::Matrix;
 use crate::network::{Layer, Network};
 
+/// The environment variable naming the chip endpoint a config's `substrate: hx` means.
+pub const ENDPOINT_VARIABLE: &str = "BSS2_ENDPOINT";
+
 /// Where the chip is.
 #[derive(Clone, Debug)]
 pub enum Substrate {
@@ -40,6 +43,22 @@ impl Substrate {
         match self {
             Substrate::Emulator { profile } => super::targets::emulator_identity(profile, chip_seed),
             Substrate::Endpoint(endpoint) => endpoint.to_string(),
+        }
+    }
+
+    /// The substrate a config or command line names: None for `sim`; the reference's `hx` (and `hx_pynn`)
+    /// is the chip at `BSS2_ENDPOINT` (the command line's `--substrate` replaces the config's value instead).
+    pub fn resolve(text: &str) -> Result<Option<Substrate>, ChipError> {
+        match text {
+            "sim" => Ok(None),
+            "hx" | "hx_pynn" => match std::env::var(ENDPOINT_VARIABLE) {
+                Ok(endpoint) if !endpoint.trim().is_empty() => Substrate::parse(endpoint.trim()).map(Some),
+                _ => Err(ChipError::Substrate(format!(
+                    "{text:?} means a chip endpoint: give it with --substrate tcp://HOST:PORT (or udp://, serial://, \
+                     usb://) or in {ENDPOINT_VARIABLE}; --substrate emulator uses the embedded emulator"
+                ))),
+            },
+            other => Substrate::parse(other).map(Some),
         }
     }
 
@@ -109,8 +128,10 @@ pub struct ChipStats {
     pub runs: u64,
     /// Runs repeated after a stall, a timeout or a broken link.
     pub retries: u64,
-    /// Wall time spent waiting for the chip (program out, answer back).
+    /// Wall time spent waiting for the chip's answers (program out over the link, run, recording back).
     pub chip_seconds: f64,
+    /// Host time spent building programs and cutting recordings into spike times.
+    pub protocol_seconds: f64,
     /// Omnibus words written.
     pub words_written: u64,
 }
@@ -237,6 +258,25 @@ impl ChipBackend {
         self.stats
     }
 
+    /// The model-to-chip units.
+    pub fn scales(&self) -> Scales {
+        self.settings.scales
+    }
+
+    /// Programs the embedded emulator has executed (None for an endpoint, whose count the host cannot know).
+    pub fn emulator_runs(&self) -> Option<u64> {
+        self.emulator.as_ref().map(|e| e.lock().unwrap_or_else(|p| p.into_inner()).runs())
+    }
+
+    /// Continues the embedded emulator's trial-to-trial noise after `runs` programs (a resumed training sees
+    /// the noise an uninterrupted one would have). An endpoint's chip keeps its own noise.
+    pub fn continue_after(&mut self, runs: u64) {
+        match &self.emulator {
+            Some(e) => e.lock().unwrap_or_else(|p| p.into_inner()).continue_after(runs),
+            None => tracing::info!("a served chip's noise is its own: a resumed run does not repeat it exactly"),
+        }
+    }
+
     fn connect(&mut self) -> Result<&mut BlockingConnection, ChipError> {
         if self.connection.is_none() {
             let mut connection = match (&self.substrate, &self.emulator) {
@@ -286,12 +326,16 @@ impl ChipBackend {
             if attempt > 0 {
                 self.stats.retries += 1;
             }
+            let building = Instant::now();
             let program = self.program(inputs, &quads);
             let started = Instant::now();
             let outcome =
                 self.connect().and_then(|c| c.run(&program).map_err(|e| ChipError::Connection(e.to_string())));
-            self.stats.chip_seconds += started.elapsed().as_secs_f64();
-            match outcome.and_then(|response| self.dissect(&response, inputs.rows)) {
+            let answered = Instant::now();
+            let forward = outcome.and_then(|response| self.dissect(&response, inputs.rows));
+            self.stats.chip_seconds += (answered - started).as_secs_f64();
+            self.stats.protocol_seconds += (started - building + answered.elapsed()).as_secs_f64();
+            match forward {
                 Ok(forward) => {
                     self.configured = true;
                     self.written_quads = Some(quads);

@@ -5,6 +5,7 @@
 //! others), [`backend`] runs one program per batch with retries and cuts the recording into first-spike times.
 
 pub mod backend;
+pub mod calibrating;
 pub mod config;
 pub mod inspect;
 pub mod layout;

@@ -11,6 +11,7 @@ use bss2_calibration::file::fnv1a;
 use bss2_firmware_sim::ChipProfile;
 
 use super::config::{LEAK_MV, Scales};
+use crate::config::{Config, LayerKind};
 use crate::model::NeuronParams;
 
 /// mV per model potential unit: (150 - 80) CADC LSB x 4.5 mV over a threshold of 2.6.
@@ -37,6 +38,15 @@ pub fn uniform_targets(p: &NeuronParams, scales: Scales) -> Targets {
         gain_exc: all(gain),
         gain_inh: all(gain),
     }
+}
+
+/// The targets an experiment config needs: its first NeuronLayer's model on every circuit (the backend checks
+/// that the other layers share it). None if the config has no NeuronLayer.
+pub fn config_targets(config: &Config, scales: Scales) -> Option<Targets> {
+    config.layout.layers.iter().find_map(|l| match &l.kind {
+        LayerKind::Neuron(n) => Some(uniform_targets(&n.neuron.params, scales)),
+        _ => None,
+    })
 }
 
 /// The identity of an emulated chip: its profile (name and a hash of its content) and seed.

@@ -1,20 +1,18 @@
 //! `bss2 calibrate`: measure a chip's neuron circuits and fit their CapMem values to targets.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use bss2_calibration::calibrate::{Achieved, Targets, calibrate};
-use bss2_calibration::file::{CalibrationFile, cached, store};
-use bss2_firmware_sim::Emulator;
-use bss2_firmware_sim::serve::{ServerFaults, in_process};
+use bss2_calibration::calibrate::{Achieved, Targets};
+use bss2_calibration::file::CalibrationFile;
+use bss2_firmware_sim::serve::ServerFaults;
+use bss2_host::chip::Substrate;
+use bss2_host::chip::calibrating::{self, Origin};
 use bss2_host::chip::config::Scales;
 use bss2_host::chip::targets::uniform_targets;
-use bss2_host::chip::{ChipSettings, Substrate};
 use bss2_host::config::{Config, LayerKind};
 use bss2_host::model::{NeuronParams, TauRatio};
-use bss2_protocol::transport::{BlockingConnection, Link};
 
 /// Measure every neuron circuit of a chip and fit its CapMem values to targets; writes a calibration file.
 #[derive(Debug, clap::Args)]
@@ -116,48 +114,23 @@ impl Cmd {
             apply_targets(text, &mut targets)?;
         }
         let substrate = Substrate::parse(&self.substrate)?;
-        let identity = substrate.identity(self.chip_seed);
-        if !self.force
-            && let Some(file) = cached(&identity, &targets)
-        {
-            file.save(&self.out)?;
-            println!("unchanged request: the cached calibration of {identity} was written to {}", self.out.display());
-            if let Some(dir) = &self.report {
-                write_report(&file, dir)?;
-            }
-            return Ok(());
-        }
-        let mut connection = match &substrate {
-            Substrate::Emulator { profile } => {
-                // `in_process` applies the neuron faults (silent, spontaneous) drawn from the chip seed.
-                let emulator = Arc::new(Mutex::new(Emulator::new(profile.clone(), self.chip_seed)));
-                let faults = self.faults.clone();
-                let seed = self.chip_seed;
-                BlockingConnection::with_link(move || Link::new(in_process(emulator, &faults, seed)))?
-            }
-            Substrate::Endpoint(endpoint) => BlockingConnection::open(endpoint)?,
-        };
-        connection.set_timeout(ChipSettings::default().timeout * 6);
         let started = Instant::now();
-        let mut last_stage = String::new();
-        let outcome = calibrate(&mut connection, &targets, &mut |stage, _, n| {
-            if stage != last_stage {
-                tracing::info!(
-                    "[{:6.1} s] {stage}: measuring all 512 circuits ({n} rounds)",
-                    started.elapsed().as_secs_f64()
-                );
-                last_stage = stage.to_string();
-            }
-        })
-        .with_context(|| format!("calibrating {identity}"))?;
-        let file = CalibrationFile::new(&identity, &targets, outcome);
+        let (file, origin) = calibrating::obtain(&substrate, self.chip_seed, &targets, &self.faults, self.force)?;
         file.save(&self.out)?;
-        store(&file);
-        println!(
-            "calibrated {identity} in {:.1} s; written to {}",
-            started.elapsed().as_secs_f64(),
-            self.out.display()
-        );
+        if origin == Origin::Cached {
+            println!(
+                "unchanged request: the cached calibration of {} was written to {}",
+                file.chip,
+                self.out.display()
+            );
+        } else {
+            println!(
+                "calibrated {} in {:.1} s; written to {}",
+                file.chip,
+                started.elapsed().as_secs_f64(),
+                self.out.display()
+            );
+        }
         print_table(&file);
         if let Some(dir) = &self.report {
             write_report(&file, dir)?;

@@ -3,6 +3,9 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
+
+use super::train_cmd::RunChipArgs;
+use bss2_host::config::Overrides;
 use bss2_host::train::run_dir::RunDir;
 use bss2_host::train::runner;
 
@@ -17,13 +20,21 @@ pub struct Cmd {
     /// Train until this many epochs in total (default: the config's epoch_number).
     #[arg(long)]
     epochs: Option<usize>,
+    /// A network trained in simulation can be fine-tuned on a chip with --substrate (recorded in config.yaml).
+    #[command(flatten)]
+    chip: RunChipArgs,
 }
 
 impl Cmd {
     pub fn run(self) -> anyhow::Result<()> {
         let dir = RunDir::new(&self.dir);
-        let summary = runner::resume(&dir, self.from, self.epochs)
-            .with_context(|| format!("continuing {}", self.dir.display()))?;
+        let summary = runner::resume(
+            &dir,
+            self.from,
+            Overrides { epochs: self.epochs, ..self.chip.overrides() },
+            &self.chip.options()?,
+        )
+        .with_context(|| format!("continuing {}", self.dir.display()))?;
         println!(
             "test accuracy {:.2}% (loss {:.6}) after {} epochs; results in {}",
             100.0 * summary.test_accuracy,

@@ -77,12 +77,16 @@ pub struct Config {
 }
 
 /// Changes applied on top of a config file (command-line options).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Overrides {
     /// `training_params.epoch_number`.
     pub epochs: Option<usize>,
     /// `training_params.torch_seed` (and `numpy_seed`).
     pub seed: Option<u64>,
+    /// `training_params.substrate`.
+    pub substrate: Option<String>,
+    /// `training_params.chip_seed`.
+    pub chip_seed: Option<u64>,
 }
 
 impl Config {
@@ -158,6 +162,12 @@ impl Config {
             if let Some(seed) = overrides.seed {
                 training.insert("torch_seed".into(), Value::from(seed));
                 training.insert("numpy_seed".into(), Value::from(seed));
+            }
+            if let Some(substrate) = overrides.substrate {
+                training.insert("substrate".into(), Value::from(substrate));
+            }
+            if let Some(chip_seed) = overrides.chip_seed {
+                training.insert("chip_seed".into(), Value::from(chip_seed));
             }
         }
         Config::from_document(document)

@@ -147,8 +147,11 @@ pub struct TrainingConfig {
     pub training_noise: Option<TrainingNoise>,
     /// Weight bumping.
     pub bumping: BumpingConfig,
-    /// `sim`, or a chip substrate.
+    /// `sim`, or a chip substrate: `emulator[:PROFILE]`, an endpoint URL, or `hx` (the endpoint comes from the
+    /// command line or `BSS2_ENDPOINT`). Checked for form here, opened by the trainer.
     pub substrate: String,
+    /// Seed of the embedded emulator's fixed pattern and noise (this tool's key; default 1).
+    pub chip_seed: u64,
     /// Replace the closed-form forward pass by the Euler integrator.
     pub integrator: Option<IntegratorConfig>,
     /// Round weights to multiples of this in every forward pass.
@@ -175,6 +178,7 @@ const KEYS: &[&str] = &[
     "weight_bumping_exp",
     "weight_bumping_targeted",
     "substrate",
+    "chip_seed",
     "enforce_cpu",
     "use_forward_integrator",
     "resolution",
@@ -228,15 +232,22 @@ fn parse_scheduler(s: &Section) -> Result<Option<SchedulerConfig>, ConfigError> 
     Ok(Some(config))
 }
 
-/// The substrates this version runs on: `sim`; the reference's chip substrates are recognised and refused.
+/// The substrates training runs on: `sim`, the embedded emulator, a chip endpoint, or the reference's `hx` /
+/// `hx_pynn` (a chip whose endpoint is given on the command line or in `BSS2_ENDPOINT`).
 fn parse_substrate(s: &Section) -> Result<String, ConfigError> {
-    match s.opt_str("substrate")?.unwrap_or("sim") {
-        "sim" => Ok("sim".into()),
-        chip @ ("hx" | "hx_pynn") => Err(s.error(
+    let text = s.opt_str("substrate")?.unwrap_or("sim");
+    let known = ["sim", "hx", "hx_pynn", "emulator"].contains(&text)
+        || ["emulator:", "tcp://", "udp://", "serial://", "usb://"].iter().any(|p| text.starts_with(p));
+    if known {
+        Ok(text.to_string())
+    } else {
+        Err(s.error(
             "substrate",
-            format!("{chip:?} needs the BrainScaleS-2 chip backend, which this version does not have yet"),
-        )),
-        other => Err(s.error("substrate", format!("unknown substrate {other:?} (expected sim)"))),
+            format!(
+                "unknown substrate {text:?} (expected sim, emulator, emulator:ideal, emulator:PROFILE.yaml, \
+                 tcp://HOST:PORT, udp://HOST:PORT, serial://PATH, usb://VID:PID or hx)"
+            ),
+        ))
     }
 }
 
@@ -361,6 +372,7 @@ impl TrainingConfig {
                 targeted: s.bool("weight_bumping_targeted")?,
             },
             substrate: parse_substrate(s)?,
+            chip_seed: s.opt_u64("chip_seed")?.unwrap_or(1),
             integrator,
             rounding_precision,
             clip_weights_max,

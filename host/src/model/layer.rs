@@ -318,6 +318,29 @@ pub fn layer_backward(
     out: &Matrix,
     delta: &Matrix,
 ) -> Result<LayerGrads, ModelError> {
+    layer_backward_with(p, max_dw_norm, weights, arrival, out, delta, NonFinite::Fail)
+}
+
+/// What the backward pass does with a neuron whose gradient at its spike time is not finite.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NonFinite {
+    /// Stop with [`ModelError::NonFiniteGradient`]: in simulation it means a bug (the reference exits).
+    Fail,
+    /// Give that neuron and sample no gradient: on a chip, measured times need not be ones the ideal model
+    /// can produce (hardware contract, spec hardware §5).
+    Zero,
+}
+
+/// [`layer_backward`] with a choice of what a non-finite gradient does.
+pub fn layer_backward_with(
+    p: &NeuronParams,
+    max_dw_norm: Option<f64>,
+    weights: &Matrix,
+    arrival: &Arrival,
+    out: &Matrix,
+    delta: &Matrix,
+    non_finite: NonFinite,
+) -> Result<LayerGrads, ModelError> {
     let (batch, n, m) = (arrival.batch(), arrival.n_pre(), weights.cols);
     let w_t = weights.transposed();
     let layout = Layout::new(p, arrival);
@@ -366,7 +389,16 @@ pub fn layer_backward(
                                 finite &= dw[k].is_finite() && dt[k].is_finite();
                             }
                             if !finite {
-                                return Err(ModelError::NonFiniteGradient { sample: b, neuron: j, spike_time: t_out });
+                                match non_finite {
+                                    NonFinite::Fail => {
+                                        return Err(ModelError::NonFiniteGradient {
+                                            sample: b,
+                                            neuron: j,
+                                            spike_time: t_out,
+                                        });
+                                    }
+                                    NonFinite::Zero => continue,
+                                }
                             }
                             let drop_weights = max_dw_norm.is_some_and(|limit| largest > limit);
                             for (k, &i) in order.iter().enumerate() {

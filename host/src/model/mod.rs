@@ -10,6 +10,6 @@ pub mod layer;
 pub mod matrix;
 
 pub use arrival::{Arrival, ArrivalGrad};
-pub use layer::{LayerGrads, ModelError, layer_backward, layer_forward};
+pub use layer::{LayerGrads, ModelError, NonFinite, layer_backward, layer_backward_with, layer_forward};
 pub use matrix::Matrix;
 pub mod integrator;

@@ -3,7 +3,7 @@
 use super::{DelayLayer, Layer, Network, NeuronLayer};
 use crate::config::{DelayKind, IntegratorConfig};
 use crate::model::integrator::integrate_forward;
-use crate::model::{Arrival, ArrivalGrad, Matrix, ModelError, layer_backward, layer_forward};
+use crate::model::{Arrival, ArrivalGrad, Matrix, ModelError, NonFinite, layer_backward_with, layer_forward};
 use crate::rng::{self, Rng};
 
 /// Spike times between layers: per sample (`[batch, n]`), or per synapse once broadcast to a NeuronLayer.
@@ -292,6 +292,16 @@ impl Network {
 
     /// Exact gradients for every trainable tensor, given `dL/d(outputs)` `[batch, n_outputs]` (NaN = 0).
     pub fn backward(&self, record: &Forward, delta: &Matrix) -> Result<Gradients, ModelError> {
+        self.backward_with(record, delta, NonFinite::Fail)
+    }
+
+    /// [`Network::backward`] with a choice of what a non-finite gradient does (chip training: zero it).
+    pub fn backward_with(
+        &self,
+        record: &Forward,
+        delta: &Matrix,
+        non_finite: NonFinite,
+    ) -> Result<Gradients, ModelError> {
         let mut grads = vec![None; self.layers.len()];
         let mut grad = SignalGrad::Flat(delta.clone());
         for (index, layer) in self.layers.iter().enumerate().rev() {
@@ -308,7 +318,15 @@ impl Network {
                     };
                     let out = record.neuron_outputs[index].as_ref().expect("a NeuronLayer records its output");
                     let settings = &n.config.neuron;
-                    let g = layer_backward(&settings.params, settings.max_dw_norm, &n.weights, &arrival, out, &delta)?;
+                    let g = layer_backward_with(
+                        &settings.params,
+                        settings.max_dw_norm,
+                        &n.weights,
+                        &arrival,
+                        out,
+                        &delta,
+                        non_finite,
+                    )?;
                     grads[index] = Some(g.weights);
                     SignalGrad::Broadcast(g.input)
                 }

@@ -25,6 +25,9 @@ struct Meta {
     /// (learning rate, steps) per parameter group.
     groups: Vec<(f64, u64)>,
     history: Vec<MetricsRow>,
+    /// Programs the embedded emulator had run (absent in files of runs in simulation).
+    #[serde(default)]
+    chip_runs: u64,
 }
 
 /// [`EpochMetrics`] with NaN written as null (JSON has no NaN).
@@ -33,11 +36,22 @@ struct MetricsRow {
     epoch: usize,
     values: [Option<f64>; 6],
     bumped_batches: usize,
+    /// chip, protocol and math seconds (absent in older files).
+    #[serde(default)]
+    timings: [f64; 3],
+    #[serde(default)]
+    retries: u64,
 }
 
 fn to_row(m: &EpochMetrics) -> MetricsRow {
     let v = [m.train_loss, m.train_accuracy, m.val_loss, m.val_accuracy, m.learning_rate, m.seconds];
-    MetricsRow { epoch: m.epoch, values: v.map(|x| (!x.is_nan()).then_some(x)), bumped_batches: m.bumped_batches }
+    MetricsRow {
+        epoch: m.epoch,
+        values: v.map(|x| (!x.is_nan()).then_some(x)),
+        bumped_batches: m.bumped_batches,
+        timings: [m.chip_seconds, m.protocol_seconds, m.math_seconds],
+        retries: m.retries,
+    }
 }
 
 fn from_row(r: &MetricsRow) -> EpochMetrics {
@@ -51,6 +65,10 @@ fn from_row(r: &MetricsRow) -> EpochMetrics {
         learning_rate: v[4],
         seconds: v[5],
         bumped_batches: r.bumped_batches,
+        chip_seconds: r.timings[0],
+        protocol_seconds: r.timings[1],
+        math_seconds: r.timings[2],
+        retries: r.retries,
     }
 }
 
@@ -73,6 +91,7 @@ pub fn save(state: &RunState, seed: u64) -> Result<Vec<u8>, TensorError> {
         global_lr: state.optimizer.global_lr,
         groups: state.optimizer.groups.iter().map(|g| (g.lr, g.steps)).collect(),
         history: state.history.iter().map(to_row).collect(),
+        chip_runs: state.chip_runs,
     };
     let json = serde_json::to_string(&meta).map_err(|e| TensorError::Format(e.to_string()))?;
     file.metadata.insert("resume".into(), json);
@@ -122,6 +141,7 @@ pub fn load(bytes: &[u8], config: &Config) -> Result<RunState, TensorError> {
         bump: meta.bump,
         epoch: meta.epoch,
         history: meta.history.iter().map(from_row).collect(),
+        chip_runs: meta.chip_runs,
     })
 }
 

@@ -18,7 +18,8 @@ use super::session::EpochMetrics;
 use crate::io::{IoError, write_atomic};
 
 /// The header of `metrics.csv`.
-pub const METRICS_HEADER: &str = "epoch,train_loss,train_accuracy,val_loss,val_accuracy,learning_rate,seconds";
+pub const METRICS_HEADER: &str = "epoch,train_loss,train_accuracy,val_loss,val_accuracy,learning_rate,seconds,chip_seconds,\
+                                  protocol_seconds,math_seconds,retries";
 
 /// Paths inside a results folder.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -86,6 +87,11 @@ impl RunDir {
         write_atomic(&self.metrics(), metrics_csv(history).as_bytes())
     }
 
+    /// The calibration of the chip the run trains on (a copy, so a continued run uses the same one).
+    pub fn calibration(&self) -> PathBuf {
+        self.root.join("calibration.json")
+    }
+
     /// Writes `bytes` to `path`, creating its folder.
     pub fn write(&self, path: &Path, bytes: &[u8]) -> Result<(), IoError> {
         if let Some(parent) = path.parent() {
@@ -103,14 +109,18 @@ pub fn metrics_csv(history: &[EpochMetrics]) -> String {
     for m in history {
         let _ = writeln!(
             out,
-            "{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{}",
             m.epoch,
             f(m.train_loss),
             f(m.train_accuracy),
             f(m.val_loss),
             f(m.val_accuracy),
             f(m.learning_rate),
-            f(m.seconds)
+            f(m.seconds),
+            f(m.chip_seconds),
+            f(m.protocol_seconds),
+            f(m.math_seconds),
+            m.retries
         );
     }
     out

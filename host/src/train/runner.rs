@@ -7,6 +7,7 @@ use serde::Serialize;
 use tracing::info;
 
 use super::checkpoint;
+use super::chip_run::{self, ChipOptions};
 use super::run_dir::RunDir;
 use super::session::{Session, Splits, TrainError};
 use crate::config::{Config, ConfigError, Overrides};
@@ -64,8 +65,8 @@ pub struct Summary {
     pub seed: u64,
 }
 
-/// Starts a run in `dir` (created; must not hold a run already).
-pub fn train(config: Config, dir: &RunDir) -> Result<Summary, RunError> {
+/// Starts a run in `dir` (created; must not hold a run already), in simulation or on the config's chip.
+pub fn train(config: Config, dir: &RunDir, chip: &ChipOptions) -> Result<Summary, RunError> {
     if dir.resume().exists() {
         return Err(RunError::NothingToResume(format!(
             "{} already holds a run; use `bss2 continue` or choose another --output",
@@ -75,7 +76,8 @@ pub fn train(config: Config, dir: &RunDir) -> Result<Summary, RunError> {
     dir.write(&dir.config(), config.to_yaml().as_bytes())?;
     let data = Splits::build(&config)?;
     info!(dir = %dir.root.display(), train = data.train.len(), validation = data.validation.len(), test = data.test.len(), "starting training");
-    let session = Session::new(config, data);
+    let chip = chip_run::open(&config, dir, chip)?;
+    let session = Session::start(config, data, chip)?;
     let first = &session.state.history[0];
     info!(epoch = 0, val_loss = first.val_loss, val_accuracy = first.val_accuracy, "before training");
     save_progress(&session, dir)?;
@@ -83,13 +85,17 @@ pub fn train(config: Config, dir: &RunDir) -> Result<Summary, RunError> {
 }
 
 /// Continues the run in `dir` from `epoch_<from>` (or the latest resume point) until `until` epochs (default:
-/// the config's `epoch_number`).
-pub fn resume(dir: &RunDir, from: Option<usize>, until: Option<usize>) -> Result<Summary, RunError> {
+/// the config's `epoch_number`); `substrate` and `chip_seed` move it to another chip (or to the simulation).
+pub fn resume(dir: &RunDir, from: Option<usize>, changes: Overrides, chip: &ChipOptions) -> Result<Summary, RunError> {
     let mut config = Config::load(&dir.config())?;
-    if let Some(total) = until
-        && total != config.training.epoch_number
-    {
-        config = config.with_overrides(Overrides { epochs: Some(total), seed: None })?;
+    let changes = Overrides {
+        epochs: changes.epochs.filter(|&e| e != config.training.epoch_number),
+        substrate: changes.substrate.filter(|s| *s != config.training.substrate),
+        chip_seed: changes.chip_seed.filter(|&s| s != config.training.chip_seed),
+        ..changes
+    };
+    if changes != Overrides::default() {
+        config = config.with_overrides(changes)?;
         dir.write(&dir.config(), config.to_yaml().as_bytes())?;
     }
     // A run killed while writing leaves temporary files beside the intact ones; clear them up.
@@ -109,7 +115,8 @@ pub fn resume(dir: &RunDir, from: Option<usize>, until: Option<usize>) -> Result
     state.history.truncate(state.epoch + 1);
     let data = Splits::build(&config)?;
     info!(dir = %dir.root.display(), from = state.epoch, until = config.training.epoch_number, "continuing training");
-    let session = Session::resume(config, data, state);
+    let chip = chip_run::open(&config, dir, chip)?;
+    let session = Session::resume_on(config, data, state, chip);
     save_progress(&session, dir)?;
     drive(session, dir)
 }
@@ -165,7 +172,7 @@ fn drive(mut session: Session, dir: &RunDir) -> Result<Summary, RunError> {
     }
     bar.finish_and_clear();
     let start = Instant::now();
-    let test = session.test();
+    let test = session.test()?;
     let epoch = session.state.epoch;
     let labels: Vec<i64> = session.data.test.labels.iter().map(|&l| l as i64).collect();
     write_npy_f64(

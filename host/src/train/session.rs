@@ -7,10 +7,12 @@ use serde::{Deserialize, Serialize};
 use super::bumping::{self, BumpState, NO_BUMP};
 use super::evaluate::{Evaluation, batch_inputs, delay_penalty, evaluate};
 use super::loss::Loss;
+use super::on_chip;
 use super::optim::{Optimizer, Scheduler};
+use crate::chip::{ChipBackend, ChipError, ChipStats};
 use crate::config::{Config, LayerClip};
 use crate::data::{Dataset, Split};
-use crate::model::{Matrix, ModelError};
+use crate::model::{Matrix, ModelError, NonFinite};
 use crate::network::{ForwardOptions, Gradients, Layer, Network};
 use crate::rng::{self, Purpose, Rng};
 
@@ -33,6 +35,14 @@ pub struct EpochMetrics {
     pub seconds: f64,
     /// Batches bumped instead of stepped.
     pub bumped_batches: usize,
+    /// Of `seconds`: waiting for the chip's answers (0 in simulation).
+    pub chip_seconds: f64,
+    /// Of `seconds`: building programs and cutting recordings into spike times (0 in simulation).
+    pub protocol_seconds: f64,
+    /// Of `seconds`: everything else, that is the model, loss and optimiser.
+    pub math_seconds: f64,
+    /// Chip runs repeated after a stall, a timeout or a broken link.
+    pub retries: u64,
 }
 
 /// Everything a run changes as it trains: what a resume point holds.
@@ -48,6 +58,8 @@ pub struct RunState {
     pub epoch: usize,
     /// One entry per finished epoch, plus epoch 0.
     pub history: Vec<EpochMetrics>,
+    /// Programs the embedded emulator has run so far (its noise continues from there on resume; 0 otherwise).
+    pub chip_runs: u64,
 }
 
 /// The three splits of a data set.
@@ -86,10 +98,12 @@ pub struct Session {
     scheduler: Scheduler,
     /// The evolving state.
     pub state: RunState,
+    /// The chip every forward pass runs on; None: simulation.
+    pub chip: Option<ChipBackend>,
 }
 
 /// Why a batch could not be trained.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum TrainError {
     /// The exact model failed (non-finite gradient).
     #[error("epoch {epoch}, batch {batch}: {source}")]
@@ -101,11 +115,27 @@ pub enum TrainError {
         /// The model error.
         source: ModelError,
     },
+    /// The chip failed (after its retries).
+    #[error("epoch {epoch}: {source}")]
+    Chip {
+        /// Epoch (1-based) being trained or validated (0: before training).
+        epoch: usize,
+        /// The chip's error.
+        source: ChipError,
+    },
 }
 
 impl Session {
-    /// A fresh run: the network drawn from the seed, epoch 0 evaluated on the validation set.
+    /// A fresh run in simulation: the network drawn from the seed, epoch 0 evaluated on the validation set.
     pub fn new(config: Config, data: Splits) -> Session {
+        match Session::start(config, data, None) {
+            Ok(session) => session,
+            Err(e) => unreachable!("only a chip fails to validate: {e}"),
+        }
+    }
+
+    /// A fresh run, on `chip` if given: the network drawn from the seed, epoch 0 evaluated on the validation set.
+    pub fn start(config: Config, data: Splits, chip: Option<ChipBackend>) -> Result<Session, TrainError> {
         let network = Network::new(&config.layout, config.training.seed);
         let optimizer = Optimizer::new(config.training.optimizer, &network, config.training.learning_rate);
         let state = RunState {
@@ -114,45 +144,97 @@ impl Session {
             bump: BumpState::fresh(&config.training.bumping),
             epoch: 0,
             history: vec![],
+            chip_runs: 0,
         };
-        let mut session = Session::resume(config, data, state);
+        let mut session = Session::resume_on(config, data, state, chip);
         let start = Instant::now();
-        let val = session.validate();
-        session.state.history.push(EpochMetrics {
+        let before = session.chip_stats();
+        let val = session.validate()?;
+        let mut metrics = EpochMetrics {
             epoch: 0,
             train_loss: f64::NAN,
             train_accuracy: f64::NAN,
             val_loss: val.loss,
             val_accuracy: val.accuracy,
             learning_rate: session.state.optimizer.global_lr,
-            seconds: start.elapsed().as_secs_f64(),
+            seconds: 0.0,
             bumped_batches: 0,
-        });
-        session
+            chip_seconds: 0.0,
+            protocol_seconds: 0.0,
+            math_seconds: 0.0,
+            retries: 0,
+        };
+        session.account(&mut metrics, start, before);
+        session.state.history.push(metrics);
+        Ok(session)
     }
 
-    /// A run continuing from a saved state.
+    /// A run continuing from a saved state, in simulation.
     pub fn resume(config: Config, data: Splits, state: RunState) -> Session {
+        Session::resume_on(config, data, state, None)
+    }
+
+    /// A run continuing from a saved state, on `chip` if given (the embedded emulator's noise continues where
+    /// the saved run left it).
+    pub fn resume_on(config: Config, data: Splits, state: RunState, mut chip: Option<ChipBackend>) -> Session {
         let loss = Loss::for_config(&config);
         let scheduler = Scheduler::new(config.training.lr_scheduler.clone());
-        Session { config, data, loss, scheduler, state }
+        if let Some(chip) = chip.as_mut() {
+            chip.continue_after(state.chip_runs);
+        }
+        Session { config, data, loss, scheduler, state, chip }
     }
 
     /// Validation after the current epoch (its noise stream is keyed by the epoch).
-    pub fn validate(&self) -> Evaluation {
-        let mut noise = rng::stream(self.config.training.seed, Purpose::Validation, self.state.epoch as u64);
-        evaluate(&self.state.network, &self.config, &self.loss, &self.data.validation, &mut noise)
+    pub fn validate(&mut self) -> Result<Evaluation, TrainError> {
+        self.evaluate_split(Purpose::Validation)
     }
 
     /// The final test evaluation.
-    pub fn test(&self) -> Evaluation {
-        let mut noise = rng::stream(self.config.training.seed, Purpose::Test, self.state.epoch as u64);
-        evaluate(&self.state.network, &self.config, &self.loss, &self.data.test, &mut noise)
+    pub fn test(&mut self) -> Result<Evaluation, TrainError> {
+        self.evaluate_split(Purpose::Test)
+    }
+
+    fn evaluate_split(&mut self, purpose: Purpose) -> Result<Evaluation, TrainError> {
+        let data = if matches!(purpose, Purpose::Test) { &self.data.test } else { &self.data.validation };
+        let epoch = self.state.epoch;
+        let evaluation = match self.chip.as_mut() {
+            None => {
+                let mut noise = rng::stream(self.config.training.seed, purpose, epoch as u64);
+                evaluate(&self.state.network, &self.config, &self.loss, data, &mut noise)
+            }
+            Some(chip) => on_chip::evaluate(chip, &self.state.network, &self.config, &self.loss, data)
+                .map_err(|source| TrainError::Chip { epoch, source })?,
+        };
+        self.note_chip_runs();
+        Ok(evaluation)
+    }
+
+    /// The chip's counters (zero in simulation).
+    pub fn chip_stats(&self) -> ChipStats {
+        self.chip.as_ref().map(ChipBackend::stats).unwrap_or_default()
+    }
+
+    fn note_chip_runs(&mut self) {
+        if let Some(runs) = self.chip.as_ref().and_then(ChipBackend::emulator_runs) {
+            self.state.chip_runs = runs;
+        }
+    }
+
+    /// Fills in the wall time since `start` and its split into chip, protocol and math.
+    fn account(&self, metrics: &mut EpochMetrics, start: Instant, before: ChipStats) {
+        let after = self.chip_stats();
+        metrics.seconds = start.elapsed().as_secs_f64();
+        metrics.chip_seconds = after.chip_seconds - before.chip_seconds;
+        metrics.protocol_seconds = after.protocol_seconds - before.protocol_seconds;
+        metrics.math_seconds = (metrics.seconds - metrics.chip_seconds - metrics.protocol_seconds).max(0.0);
+        metrics.retries = after.retries - before.retries;
     }
 
     /// Trains one epoch and validates; `on_batch` is called after every batch (for progress bars).
     pub fn train_epoch(&mut self, mut on_batch: impl FnMut()) -> Result<&EpochMetrics, TrainError> {
         let start = Instant::now();
+        let before = self.chip_stats();
         let epoch = self.state.epoch;
         let training = self.config.training.clone();
         let seed = training.seed;
@@ -171,9 +253,10 @@ impl Session {
                 add_input_noise(&mut inputs, noise.mean, noise.std_dev, &mut input_noise);
             }
             let labels: Vec<usize> = indices.iter().map(|&i| self.data.train.labels[i]).collect();
-            let outcome = self
-                .train_batch(&inputs, &labels, &mut forward_noise)
-                .map_err(|source| TrainError::Model { epoch: epoch + 1, batch, source })?;
+            let outcome = self.train_batch(&inputs, &labels, &mut forward_noise).map_err(|e| match e {
+                BatchError::Model(source) => TrainError::Model { epoch: epoch + 1, batch, source },
+                BatchError::Chip(source) => TrainError::Chip { epoch: epoch + 1, source },
+            })?;
             correct += outcome.correct;
             match outcome.loss {
                 Some(l) => losses.push(l),
@@ -184,34 +267,51 @@ impl Session {
         let n = self.data.train.len();
         self.state.epoch += 1;
         self.scheduler.epoch_finished(self.state.epoch, &mut self.state.optimizer);
-        let val = self.validate();
-        self.state.history.push(EpochMetrics {
+        let val = self.validate()?;
+        let mut metrics = EpochMetrics {
             epoch: self.state.epoch,
             train_loss: if losses.is_empty() { f64::NAN } else { losses.iter().sum::<f64>() / losses.len() as f64 },
             train_accuracy: correct as f64 / n.max(1) as f64,
             val_loss: val.loss,
             val_accuracy: val.accuracy,
             learning_rate,
-            seconds: start.elapsed().as_secs_f64(),
+            seconds: 0.0,
             bumped_batches: bumped,
-        });
+            chip_seconds: 0.0,
+            protocol_seconds: 0.0,
+            math_seconds: 0.0,
+            retries: 0,
+        };
+        self.account(&mut metrics, start, before);
+        self.state.history.push(metrics);
         Ok(self.state.history.last().expect("just pushed"))
     }
 
-    /// One training batch: forward, then weight bumping or a gradient step, then clamping. `inputs` are the
-    /// batch's input times (after any training noise).
+    /// One training batch: forward (simulated, or on the chip), then weight bumping or a gradient step, then
+    /// clamping. `inputs` are the batch's input times (after any training noise).
     pub fn train_batch(
         &mut self,
         inputs: &Matrix,
         labels: &[usize],
         noise: &mut Rng,
-    ) -> Result<BatchOutcome, ModelError> {
+    ) -> Result<BatchOutcome, BatchError> {
+        let training = &self.config.training;
+        // On a chip the gradients are taken on the network as the chip holds it, at the measured times, and a
+        // neuron the ideal model could not fire at its measured time gets none (spec hardware §5).
+        let (record, held, non_finite) = match self.chip.as_mut() {
+            None => {
+                let mut opts =
+                    ForwardOptions { rounding: training.rounding_precision, integrator: training.integrator, noise };
+                (self.state.network.forward(inputs, &mut opts), None, NonFinite::Fail)
+            }
+            Some(chip) => {
+                let pass = on_chip::forward(chip, &self.state.network, inputs).map_err(BatchError::Chip)?;
+                (pass.record, Some(pass.held), NonFinite::Zero)
+            }
+        };
+        self.note_chip_runs();
         let training = &self.config.training;
         let state = &mut self.state;
-        let record = state.network.forward(
-            inputs,
-            &mut ForwardOptions { rounding: training.rounding_precision, integrator: training.integrator, noise },
-        );
         let predictions = self.loss.predictions(record.output());
         let correct = predictions.iter().zip(labels).filter(|(p, l)| **p == **l as i64).count();
         let target = bumping::layer_to_bump(&state.network, &record.neuron_outputs);
@@ -221,7 +321,9 @@ impl Session {
         if code == NO_BUMP {
             let penalty = delay_penalty(&state.network, &self.loss);
             let value = self.loss.evaluate(record.output(), labels, penalty);
-            let mut grads = state.network.backward(&record, &value.delta)?;
+            let differentiated = held.as_ref().unwrap_or(&state.network);
+            let mut grads =
+                differentiated.backward_with(&record, &value.delta, non_finite).map_err(BatchError::Model)?;
             add_l2_delay_gradient(&state.network, &self.loss, value.unmasked as f64 / labels.len() as f64, &mut grads);
             state.optimizer.step(&mut state.network, &grads);
             for layer in &mut state.network.layers {
@@ -234,6 +336,17 @@ impl Session {
         clamp_weights(&mut state.network, training.clip_weights_max);
         Ok(BatchOutcome { loss, correct })
     }
+}
+
+/// Why one batch could not be trained.
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    /// The exact model failed (non-finite gradient in simulation).
+    #[error(transparent)]
+    Model(ModelError),
+    /// The chip failed.
+    #[error(transparent)]
+    Chip(ChipError),
 }
 
 /// What one training batch did.

@@ -1,4 +1,5 @@
-//! Helpers shared by integration tests: the reference's pretrained networks as run folders.
+//! Helpers shared by integration tests: the reference's pretrained networks as run folders, and emulators
+//! served by `bss2 emulator serve` in a child process.
 #![allow(dead_code)]
 
 use std::path::Path;
@@ -64,4 +65,34 @@ pub fn convert(entry: &Value, dir: &Path) -> (Config, usize) {
     let run = RunDir::new(dir);
     run.write(&run.network(epoch), &bytes).unwrap();
     (config, epoch)
+}
+
+/// A `bss2 emulator serve` child process, killed when dropped.
+pub struct Server {
+    /// The process.
+    pub child: std::process::Child,
+    /// The endpoint it printed.
+    pub endpoint: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Serves an emulated chip with this seed on `listen` with link faults `faults`; waits until it listens.
+pub fn serve(listen: &str, faults: &str, chip_seed: u64) -> Server {
+    use std::io::BufRead;
+    let seed = chip_seed.to_string();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bss2"))
+        .args(["-q", "emulator", "serve", "--listen", listen, "--chip-seed", &seed, "--faults", faults])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let endpoint = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("{line:?}")).to_string();
+    Server { child, endpoint }
 }

@@ -1,0 +1,162 @@
+//! In-the-loop training through the `bss2` binary: on the embedded emulator, against `bss2 emulator serve` with a
+//! faulty link (the same numbers), killed and continued (the same final network), and with a server that dies
+//! (a clear error, an intact resume point, and `bss2 continue` once it is back).
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use bss2_host::tensors::TensorFile;
+
+mod common;
+
+const EPOCHS: usize = 3;
+
+fn bss2() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bss2"));
+    cmd.arg("-q");
+    cmd
+}
+
+/// The reference's chip-ready Yin-Yang network (30 hidden, weights only) with `substrate`.
+fn config(dir: &Path, substrate: &str) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../configs/yin_yang_chipready_W.yaml"))
+        .unwrap()
+        .replace("substrate: sim", &format!("substrate: {substrate}"))
+        .replace("epoch_number: 200", &format!("epoch_number: {EPOCHS}"));
+    let path = dir.join(format!("{}.yaml", substrate.replace([':', '/'], "_")));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn train(config: &Path, out: &Path, extra: &[&str]) -> Output {
+    bss2()
+        .arg("train")
+        .arg(config)
+        .args(["--chip-seed", "2", "--no-calibration", "--output"])
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+fn succeeded(out: &Output) {
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// metrics.csv rows without the wall-time columns (seconds, chip, protocol, math); the retries column stays.
+fn metrics(dir: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+    text.lines()
+        .map(|l| {
+            let fields: Vec<&str> = l.split(',').collect();
+            [&fields[..6], &fields[10..]].concat().join(",")
+        })
+        .collect()
+}
+
+fn metrics_rows(dir: &Path) -> usize {
+    std::fs::read_to_string(dir.join("metrics.csv")).map_or(0, |t| t.lines().count())
+}
+
+fn network(dir: &Path) -> TensorFile {
+    TensorFile::from_bytes(&std::fs::read(dir.join(format!("epoch_{EPOCHS}/network.safetensors"))).unwrap()).unwrap()
+}
+
+#[test]
+fn served_training_with_link_faults_equals_the_embedded_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = config(tmp.path(), "emulator");
+    let embedded = tmp.path().join("embedded");
+    succeeded(&train(&config, &embedded, &[]));
+    let server = common::serve("udp://127.0.0.1:0", "drop=0.05,corrupt=0.01", 2);
+    let served = tmp.path().join("served");
+    succeeded(&train(&config, &served, &["--substrate", &server.endpoint]));
+    let (a, b) = (metrics(&embedded), metrics(&served));
+    assert_eq!(a.len(), EPOCHS + 2);
+    assert_eq!(a, b, "metrics differ between the embedded and the served chip");
+    assert_eq!(network(&embedded).tensors, network(&served).tensors);
+    // The chip did the forward passes: its time is recorded, and the link's faults cost no chip retries.
+    let text = std::fs::read_to_string(served.join("metrics.csv")).unwrap();
+    for row in text.lines().skip(2) {
+        let fields: Vec<f64> = row.split(',').map(|x| x.parse().unwrap()).collect();
+        assert!(fields[7] > 0.0 && fields[9] > 0.0 && fields[10] == 0.0, "{row}");
+    }
+    // Training learns on the chip.
+    let last = a.last().unwrap().split(',').nth(4).unwrap().parse::<f64>().unwrap();
+    assert!(last > 0.6, "validation accuracy after {EPOCHS} epochs: {last}");
+}
+
+#[test]
+fn a_killed_chip_run_continues_to_the_same_result() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = config(tmp.path(), "emulator");
+    let (whole, killed) = (tmp.path().join("whole"), tmp.path().join("killed"));
+    succeeded(&train(&config, &whole, &[]));
+    let mut child = bss2()
+        .arg("train")
+        .arg(&config)
+        .args(["--chip-seed", "2", "--no-calibration", "--output"])
+        .arg(&killed)
+        .spawn()
+        .unwrap();
+    // Kill at a moment that varies from run to run, after epoch 1 was saved.
+    let pid = std::process::id() as u64;
+    let started = Instant::now();
+    while metrics_rows(&killed) < 3 && started.elapsed() < Duration::from_secs(300) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    std::thread::sleep(Duration::from_millis(pid % 300));
+    child.kill().unwrap(); // SIGKILL on Unix
+    child.wait().unwrap();
+    assert!(!killed.join("summary.json").exists(), "the run finished before it was killed; the test proves nothing");
+    succeeded(&bss2().arg("continue").arg(&killed).arg("--no-calibration").output().unwrap());
+    assert_eq!(metrics(&whole), metrics(&killed));
+    assert_eq!(network(&whole).tensors, network(&killed).tensors);
+}
+
+#[test]
+fn a_dead_server_stops_the_training_clearly_and_continue_resumes_once_it_is_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The reference's `hx` substrate: the chip at BSS2_ENDPOINT.
+    let config = config(tmp.path(), "hx");
+    let dir = tmp.path().join("run");
+    let out = bss2().arg("train").arg(&config).arg("--output").arg(&dir).env_remove("BSS2_ENDPOINT").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("BSS2_ENDPOINT") && !stderr.contains("panicked"), "{stderr}");
+
+    let server = common::serve("tcp://127.0.0.1:0", "none", 2);
+    let endpoint = server.endpoint.clone();
+    let child = bss2()
+        .arg("train")
+        .arg(&config)
+        .args(["--chip-seed", "2", "--no-calibration", "--timeout", "1", "--retries", "2", "--output"])
+        .arg(&dir)
+        .env("BSS2_ENDPOINT", &endpoint)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while metrics_rows(&dir) < 3 && started.elapsed() < Duration::from_secs(300) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    drop(server);
+    let killed_at = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("failed 2 times") && stderr.contains(&endpoint[6..]), "{stderr}");
+    assert!(killed_at.elapsed() < Duration::from_secs(15), "took {:?} to give up", killed_at.elapsed());
+    TensorFile::from_bytes(&std::fs::read(dir.join("resume.safetensors")).unwrap()).unwrap();
+    assert!(!dir.join("summary.json").exists());
+
+    // The same endpoint back: the run continues to its end.
+    let listen = endpoint.clone();
+    let _server = common::serve(&listen, "none", 2);
+    let out =
+        bss2().arg("continue").arg(&dir).arg("--no-calibration").env("BSS2_ENDPOINT", &endpoint).output().unwrap();
+    succeeded(&out);
+    assert_eq!(metrics_rows(&dir), EPOCHS + 2);
+    assert!(dir.join("summary.json").exists());
+}
