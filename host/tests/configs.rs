@@ -256,6 +256,10 @@ fn check_generic(name: &str, config: &Config) {
     assert!(matches!(layers.last().unwrap().kind, LayerKind::Neuron(_)), "{name}: last layer");
     assert_eq!(config.layout.n_outputs(), config.dataset.n_classes(), "{name}");
     assert_eq!(config.dataset.name(), "yin_yang", "{name}");
+}
+
+/// Facts of the configs under the reference's names: its seeds, optimiser, schedule, bumping, loss family.
+fn check_reference_family(name: &str, config: &Config) {
     assert_eq!(config.training.substrate, "sim", "{name}");
     assert_eq!(config.training.seed, 2000, "{name}");
     assert_eq!(config.training.numpy_seed, Some(12345), "{name}");
@@ -275,6 +279,28 @@ fn check_generic(name: &str, config: &Config) {
 }
 
 #[test]
+fn the_chip_config_is_the_fast_and_deep_chip_setup() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/yin_yang_chip.yaml");
+    let config = Config::load(&path).unwrap();
+    check_generic("yin_yang_chip.yaml", &config);
+    assert_eq!(config.training.substrate, "emulator");
+    assert_eq!(config.training.chip_seed, 1);
+    assert_eq!(
+        layer_names(&config.layout.layers),
+        ["Biases", "Multiplex", "BroadcastLayer", "NeuronLayer", "BroadcastLayer", "NeuronLayer"]
+    );
+    let ns = neurons(&config);
+    assert!(ns[0].size <= 120, "at most 120 hidden neurons");
+    // The chip's weight range and grid, and its neuron model (tau_mem = tau_syn, threshold 2.6).
+    assert_eq!(config.training.clip_weights_max, Some(2.1));
+    assert_eq!(config.training.rounding_precision, Some(1.0 / 30.0));
+    for n in &ns {
+        let p = n.neuron.params;
+        assert_eq!((p.tau_mem, p.tau_syn, p.threshold, p.leak), (1.0, 1.0, 2.6, 0.0));
+    }
+}
+
+#[test]
 fn every_shipped_config_loads_with_the_documented_facts() {
     let files = shipped_configs();
     let mut checked = 0;
@@ -286,6 +312,7 @@ fn every_shipped_config_loads_with_the_documented_facts() {
         check_generic(name, &config);
 
         let Some(exp) = expected(name) else { continue };
+        check_reference_family(name, &config);
         checked += 1;
         assert_eq!(layer_names(&config.layout.layers), exp.layers, "{name}");
         let ns = neurons(&config);

@@ -161,6 +161,10 @@ fn drive(mut session: Session, dir: &RunDir) -> Result<Summary, RunError> {
                     learning_rate = m.learning_rate,
                     bumped = m.bumped_batches,
                     seconds = m.seconds,
+                    chip_seconds = m.chip_seconds,
+                    protocol_seconds = m.protocol_seconds,
+                    math_seconds = m.math_seconds,
+                    retries = m.retries,
                     "epoch finished"
                 )
             });
