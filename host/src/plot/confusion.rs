@@ -6,7 +6,7 @@ use std::path::Path;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::{Area, Csv, Drawn, PlotError, SIZE, chart, figure};
+use super::{Area, Csv, Drawn, PlotError, SIZE, Ticks, chart_with, figure, integer_ticks};
 use crate::plot::Classified;
 
 /// Counts `[true][predicted]`; the last column counts missing predictions if there are any.
@@ -28,7 +28,9 @@ pub(crate) fn draw_confusion(area: &Area, title: &str, c: &Classified) -> Drawn 
     let title = format!("{title}: accuracy {:.2}%", 100.0 * c.accuracy());
     let names: Vec<String> = (0..cols).map(|j| if j < rows { c.name(j) } else { "none".into() }).collect();
     let x_desc = format!("predicted class ({})", names.join(", "));
-    let mut chart = chart(area, &title, 0.0..cols as f64, 0.0..rows as f64, &x_desc, "true class (0 at the bottom)")?;
+    let ticks = Ticks { x: Some(&integer_ticks), y: Some(&integer_ticks) };
+    let (x, y) = (-0.5..cols as f64 - 0.5, -0.5..rows as f64 - 0.5);
+    let mut chart = chart_with(area, &title, (x, &x_desc), (y, "true class (0 at the bottom)"), ticks)?;
     let base = super::PALETTE[0];
     for (i, row) in m.iter().enumerate() {
         let total = row.iter().sum::<u32>().max(1);
@@ -36,7 +38,7 @@ pub(crate) fn draw_confusion(area: &Area, title: &str, c: &Classified) -> Drawn 
             let f = f64::from(n) / f64::from(total);
             let mix = |a: u8| (255.0 + f * (f64::from(a) - 255.0)).round() as u8;
             let fill = RGBColor(mix(base.0), mix(base.1), mix(base.2));
-            let (x, y) = (j as f64, i as f64);
+            let (x, y) = (j as f64 - 0.5, i as f64 - 0.5);
             chart.draw_series([Rectangle::new([(x, y), (x + 1.0, y + 1.0)], fill.filled())])?;
             let text_colour = if f > 0.55 { WHITE } else { BLACK };
             let style =

@@ -5,7 +5,10 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use super::{Area, Csv, Drawn, PlotError, SIZE, box_marker, chart, colour, figure, legend, line_marker};
+use super::{
+    Area, Csv, Drawn, PlotError, SIZE, Ticks, box_marker, chart, chart_with, colour, figure, legend, line_marker,
+    short_ticks,
+};
 
 /// The history of a run, one entry per epoch (epoch 0 = before training).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -74,7 +77,9 @@ pub(crate) fn draw_loss(area: &Area, curves: &Curves) -> Drawn {
         curves.train_loss.iter().chain(&curves.val_loss).copied().filter(|x| x.is_finite() && *x > 0.0).collect();
     let (lo, hi) = all.iter().fold((f64::INFINITY, 0.0f64), |(l, h), &x| (l.min(x), h.max(x)));
     let (lo, hi) = if all.is_empty() { (1e-3, 1.0) } else { (lo / 1.5, hi * 1.5) };
-    let mut chart = chart(area, "Loss", curves.epoch_range(), (lo..hi).log_scale(), "epoch", "loss (log scale)")?;
+    let ticks = Ticks { x: None, y: Some(&short_ticks) };
+    let y = (lo..hi).log_scale();
+    let mut chart = chart_with(area, "Loss", (curves.epoch_range(), "epoch"), (y, "loss (log scale)"), ticks)?;
     rate_change_lines(&mut chart, curves, lo, hi)?;
     for (k, (name, ys)) in [("train", &curves.train_loss), ("validation", &curves.val_loss)].into_iter().enumerate() {
         let style = colour(k).stroke_width(2);
@@ -108,7 +113,7 @@ pub(crate) fn draw_accuracy(area: &Area, curves: &Curves) -> Drawn {
             .label(format!("epochs with weight bumps ({})", bumps.len()))
             .legend(box_marker(c.filled()));
     }
-    legend(&mut chart, SeriesLabelPosition::LowerRight)
+    legend(&mut chart, SeriesLabelPosition::MiddleRight)
 }
 
 /// Writes `<stem>.png` (loss above accuracy) and `<stem>.csv` with the curves.

@@ -108,6 +108,34 @@ pub(crate) fn figure(stem: &Path, size: (u32, u32), draw: impl FnOnce(&Area) -> 
     result.and_then(|()| root.present().map_err(Into::into)).map_err(|e| PlotError::new(&png, e))
 }
 
+/// Tick-label formatters of a chart's axes (None: plotters' default).
+pub(crate) struct Ticks<'f, XV, YV> {
+    /// The x axis.
+    pub x: Option<&'f dyn Fn(&XV) -> String>,
+    /// The y axis.
+    pub y: Option<&'f dyn Fn(&YV) -> String>,
+}
+
+impl<XV, YV> Default for Ticks<'_, XV, YV> {
+    fn default() -> Self {
+        Ticks { x: None, y: None }
+    }
+}
+
+/// Labels only integer ticks (for axes of neurons, inputs or classes, whose cells are centred on integers).
+pub(crate) fn integer_ticks(v: &f64) -> String {
+    if (v - v.round()).abs() < 1e-9 { format!("{}", v.round()) } else { String::new() }
+}
+
+/// A tick value to three significant digits, without float noise (for log axes).
+pub(crate) fn short_ticks(v: &f64) -> String {
+    if *v == 0.0 || !v.is_finite() {
+        return format!("{v}");
+    }
+    let p = 10f64.powi(2 - v.abs().log10().floor() as i32);
+    format!("{}", (v * p).round() / p)
+}
+
 /// A chart on `area` with a title, a light mesh and axis descriptions (with units).
 pub(crate) fn chart<'a, 'b, X, Y>(
     area: &'a Area<'b>,
@@ -123,21 +151,43 @@ where
     X::CoordDescType: ValueFormatter<X::Value>,
     Y::CoordDescType: ValueFormatter<Y::Value>,
 {
+    chart_with(area, title, (x, x_desc), (y, y_desc), Ticks::default())
+}
+
+/// [`chart`] with tick-label formatters; each axis is given as (range, description).
+pub(crate) fn chart_with<'a, 'b, X, Y>(
+    area: &'a Area<'b>,
+    title: &str,
+    (x, x_desc): (X, &str),
+    (y, y_desc): (Y, &str),
+    ticks: Ticks<X::Value, Y::Value>,
+) -> Result<Chart<'a, 'b, X::CoordDescType, Y::CoordDescType>, Box<dyn Error>>
+where
+    X: AsRangedCoord,
+    Y: AsRangedCoord,
+    X::CoordDescType: ValueFormatter<X::Value>,
+    Y::CoordDescType: ValueFormatter<Y::Value>,
+{
     let mut chart = ChartBuilder::on(area)
         .caption(title, ("sans-serif", TITLE_FONT))
         .margin(14)
         .x_label_area_size(48)
         .y_label_area_size(68)
         .build_cartesian_2d(x, y)?;
-    chart
-        .configure_mesh()
-        .x_desc(x_desc)
+    let mut mesh = chart.configure_mesh();
+    mesh.x_desc(x_desc)
         .y_desc(y_desc)
         .label_style(("sans-serif", LABEL_FONT))
         .axis_desc_style(("sans-serif", AXIS_FONT))
         .light_line_style(BLACK.mix(0.05))
-        .bold_line_style(BLACK.mix(0.12))
-        .draw()?;
+        .bold_line_style(BLACK.mix(0.12));
+    if let Some(f) = ticks.x {
+        mesh.x_label_formatter(f);
+    }
+    if let Some(f) = ticks.y {
+        mesh.y_label_formatter(f);
+    }
+    mesh.draw()?;
     Ok(chart)
 }
 

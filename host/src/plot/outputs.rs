@@ -6,7 +6,10 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use super::histogram::{Binned, Labels, draw_histograms, histograms};
-use super::{Area, Csv, Drawn, PlotError, SIZE, box_marker, chart, colour, figure, legend, padded_range};
+use super::{
+    Area, Csv, Drawn, PlotError, SIZE, Ticks, box_marker, chart, chart_with, colour, figure, integer_ticks, legend,
+    padded_range,
+};
 use crate::model::Matrix;
 use crate::plot::Classified;
 
@@ -150,7 +153,8 @@ pub fn hidden_raster(stem: &Path, title: &str, times: &Matrix, c: &Classified) -
     let (lo, hi) = padded_range(times.data.iter().copied());
     figure(stem, SIZE, |area| {
         let y = -0.5..times.cols as f64 - 0.5;
-        let mut chart = chart(area, title, lo..hi, y, TIME, "neuron")?;
+        let ticks = Ticks { x: None, y: Some(&integer_ticks) };
+        let mut chart = chart_with(area, title, (lo..hi, TIME), (y, "neuron"), ticks)?;
         for k in 0..n {
             let col = colour(k);
             let rows = rows_of(times, c, k);

@@ -6,7 +6,7 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use super::histogram::{Labels, histograms};
-use super::{Area, Drawn, PALETTE, PlotError, SIZE, chart, figure};
+use super::{Area, Drawn, PALETTE, PlotError, SIZE, Ticks, chart_with, figure, integer_ticks};
 use crate::io::write_npy_f64;
 use crate::model::Matrix;
 
@@ -36,10 +36,12 @@ fn draw_matrix(area: &Area, title: &str, weights: &Matrix) -> Drawn {
     let scale = weights.data.iter().filter(|w| w.is_finite()).fold(0.0f64, |m, w| m.max(w.abs())).max(1e-12);
     let (main, bar) = area.split_horizontally(area.dim_in_pixel().0 as i32 - 110);
     let (cols, rows) = (weights.cols as f64, weights.rows as f64);
-    let mut chart = chart(&main, title, 0.0..cols, 0.0..rows, "neuron (output of the layer)", "input (row)")?;
+    let ticks = Ticks { x: Some(&integer_ticks), y: Some(&integer_ticks) };
+    let (x, y) = ((-0.5..cols - 0.5, "neuron"), (-0.5..rows - 0.5, "input"));
+    let mut chart = chart_with(&main, title, x, y, ticks)?;
     chart.draw_series((0..weights.rows).flat_map(|i| {
         (0..weights.cols).map(move |j| {
-            let (x, y) = (j as f64, i as f64);
+            let (x, y) = (j as f64 - 0.5, i as f64 - 0.5);
             Rectangle::new([(x, y), (x + 1.0, y + 1.0)], diverging(weights.get(i, j) / scale).filled())
         })
     }))?;
