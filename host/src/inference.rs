@@ -69,6 +69,16 @@ pub fn run_on_chip(
     Ok((saved.write(dir, split, &result)?, chip.stats()))
 }
 
+/// Reads a saved network (`epoch_<N>/network.safetensors`) of a run with this config.
+pub fn load_network(config: &Config, path: &std::path::Path) -> Result<Network, RunError> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| RunError::NothingToResume(format!("{}: cannot read the network: {e}", path.display())))?;
+    let file = TensorFile::from_bytes(&bytes).map_err(|source| RunError::Tensors { path: path.into(), source })?;
+    let mut network = Network::new(&config.layout, config.training.seed);
+    network.load_tensors(&file).map_err(|source| RunError::Tensors { path: path.into(), source })?;
+    Ok(network)
+}
+
 /// A saved network with its config and data.
 struct SavedRun {
     config: Config,
@@ -87,12 +97,7 @@ impl SavedRun {
                 RunError::NothingToResume(format!("{}: no epoch_<N>/network.safetensors found", dir.root.display()))
             })?,
         };
-        let path = dir.network(epoch);
-        let bytes = std::fs::read(&path)
-            .map_err(|e| RunError::NothingToResume(format!("{}: cannot read the network: {e}", path.display())))?;
-        let file = TensorFile::from_bytes(&bytes).map_err(|source| RunError::Tensors { path: path.clone(), source })?;
-        let mut network = Network::new(&config.layout, config.training.seed);
-        network.load_tensors(&file).map_err(|source| RunError::Tensors { path: path.clone(), source })?;
+        let network = load_network(&config, &dir.network(epoch))?;
         let data = Splits::build(&config)?;
         Ok(SavedRun { config, epoch, network, data, split })
     }

@@ -5,6 +5,7 @@
 pub mod chip;
 pub mod config;
 pub mod data;
+pub mod eval;
 pub mod inference;
 pub mod io;
 pub mod layer_cases;

@@ -451,3 +451,148 @@ impl ChipBackend {
         Ok(ChipForward { layers })
     }
 }
+
+/// The membrane of one logical neuron during one sample, recorded by the MADC, with the spikes it received and
+/// sent (all times in us after the sample's start).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MembraneTrace {
+    /// The sample's index in the batch.
+    pub sample: usize,
+    /// MADC sample times.
+    pub times_us: Vec<f64>,
+    /// Membrane potential (mV).
+    pub voltages_mv: Vec<f64>,
+    /// Spikes of the neuron's sources: the external inputs and biases sent, or the recorded spikes of the
+    /// on-chip neurons feeding it.
+    pub inputs_us: Vec<f64>,
+    /// The neuron's own recorded spikes.
+    pub outputs_us: Vec<f64>,
+}
+
+impl ChipBackend {
+    /// Runs a batch like [`ChipBackend::forward`] (one attempt) while the MADC records the membrane of logical
+    /// neuron `neuron` (the network's on-chip neurons are numbered layer by layer from 0); one trace per sample.
+    /// The whole configuration is written again by the next forward pass, since the readout changes it.
+    pub fn record_membrane(
+        &mut self,
+        network: &Network,
+        inputs: &Matrix,
+        neuron: usize,
+    ) -> Result<Vec<MembraneTrace>, ChipError> {
+        use bss2_calibration::measure::{MADC_MV_PER_LSB, sample_period};
+        use bss2_protocol::containers::{Container, MadcControl, NeuronConfig, ReadoutSource, UInt, WritableContainer};
+        use bss2_protocol::coords::Neuron;
+
+        let Some((layer, _)) = self.layer_of_neuron.get(neuron).copied().flatten() else {
+            return Err(ChipError::Unsupported(format!(
+                "neuron {neuron} is not part of the network on the chip (it uses neurons 0..{})",
+                self.mapping.neurons()
+            )));
+        };
+        let weights: Vec<&Matrix> = self
+            .mapping
+            .layers
+            .iter()
+            .map(|l| match &network.layers[l.chain_index] {
+                Layer::Neuron(n) => &n.weights,
+                _ => unreachable!("mapped layers are NeuronLayers"),
+            })
+            .collect();
+        let quantised = quantise(&self.mapping, &weights, self.settings.scales.scale_weights);
+        let quads = synapse_quad_words(&SynapseImage::new(&self.mapping, &quantised));
+
+        // The static configuration with the readout of the neuron's first circuit switched on.
+        let mut writes = static_writes(&self.mapping, &self.values, self.dac);
+        let coord = Neuron::from_index(layout::circuits(neuron)[0]).expect("circuit below 512");
+        let mut words = <NeuronConfig as Container>::Words::default();
+        for (word, address) in words.as_mut().iter_mut().zip(NeuronConfig::addresses(coord).as_ref()) {
+            *word = writes.iter().rev().find(|w| w.0 == *address).map_or(0, |w| w.1);
+        }
+        let mut readout = NeuronConfig::decode(&words)
+            .map_err(|e| ChipError::Unsupported(format!("the neuron configuration does not decode: {e}")))?;
+        readout.enable_readout = true;
+        readout.readout_source = ReadoutSource::Membrane;
+        writes.extend(readout.writes(coord).into_iter().map(|w| (w.address, w.data)));
+
+        let (offset_us, window, tu) =
+            (self.settings.offset_us, self.settings.window, self.settings.scales.time_unit_us);
+        let window_us = window * tu;
+        let end_us = offset_us + inputs.rows as f64 * window_us;
+        let period = sample_period(end_us);
+        let samples = ((end_us * CYCLES_PER_US as f64) / f64::from(period)).ceil().min(65_535.0) as u32;
+        let madc = MadcControl {
+            enable_sampling: true,
+            number_of_samples: UInt::new(samples).expect("16 bit"),
+            sample_period: UInt::new(period).expect("8 bit"),
+            ..MadcControl::default()
+        };
+        let mut events = Vec::new();
+        let mut sent: Vec<Vec<(usize, f64)>> = vec![Vec::new(); inputs.rows];
+        for (b, sent) in sent.iter_mut().enumerate() {
+            for (slot, external) in self.mapping.externals.iter().enumerate() {
+                let t = match *external {
+                    External::Input(i) => inputs.data[b * inputs.cols + i],
+                    External::Bias(t) => t,
+                };
+                if !(t >= 0.0 && t < window) {
+                    continue;
+                }
+                sent.push((slot, t * tu));
+                let us = offset_us + b as f64 * window_us + t * tu;
+                events.push(((us * CYCLES_PER_US as f64).round() as u32, SpikeLabel(layout::external_label(slot))));
+            }
+        }
+        let mut builder = ProgramBuilder::new();
+        builder.write_all(writes);
+        builder.write_all(quads.iter().copied());
+        builder.systime_sync();
+        builder.timer_reset();
+        builder.wait_until(10);
+        builder.write_all(madc.writes(()).into_iter().map(|w| (w.address, w.data)));
+        builder.spikes(&events);
+        builder.wait_until((end_us * CYCLES_PER_US as f64).ceil() as u32 + 10);
+        let program = builder.build();
+
+        // The readout stays on until the next full configuration.
+        self.configured = false;
+        self.written_quads = None;
+        let started = Instant::now();
+        let response = self.connect().and_then(|c| c.run(&program).map_err(|e| ChipError::Connection(e.to_string())));
+        self.stats.chip_seconds += started.elapsed().as_secs_f64();
+        let response = response.inspect_err(|_| self.connection = None)?;
+        self.stats.runs += 1;
+
+        let local = |chip_time: u64| {
+            let t = (chip_time as f64 + 0.5) / CYCLES_PER_US as f64 - offset_us;
+            let b = (t / window_us).floor();
+            (b >= 0.0 && (b as usize) < inputs.rows).then_some((b as usize, t - b * window_us))
+        };
+        let mut traces: Vec<MembraneTrace> =
+            (0..inputs.rows).map(|sample| MembraneTrace { sample, ..MembraneTrace::default() }).collect();
+        for s in &response.samples {
+            if let Some((b, t)) = local(s.chip_time) {
+                traces[b].times_us.push(t);
+                traces[b].voltages_mv.push(f64::from(s.value & 0x3FF) * MADC_MV_PER_LSB);
+            }
+        }
+        let sources = &self.mapping.layers[layer].row_sources;
+        for spike in &response.spikes {
+            let Some(b) = self.label_table[usize::from(spike.label.0 & 0x7FF)] else { continue };
+            let Some((sample, t)) = local(spike.chip_time) else { continue };
+            let from = usize::from(b);
+            if from == neuron {
+                traces[sample].outputs_us.push(t);
+            }
+            if sources.contains(&super::mapping::Source::Neuron(from)) {
+                traces[sample].inputs_us.push(t);
+            }
+        }
+        for (b, trace) in traces.iter_mut().enumerate() {
+            let externals =
+                sent[b].iter().filter(|(slot, _)| sources.contains(&super::mapping::Source::External(*slot)));
+            trace.inputs_us.extend(externals.map(|(_, t)| *t));
+            trace.inputs_us.sort_by(f64::total_cmp);
+        }
+        Ok(traces)
+    }
+}

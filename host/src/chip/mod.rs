@@ -12,7 +12,7 @@ pub mod layout;
 pub mod mapping;
 pub mod targets;
 
-pub use backend::{ChipBackend, ChipForward, ChipSettings, ChipStats, Substrate};
+pub use backend::{ChipBackend, ChipForward, ChipSettings, ChipStats, MembraneTrace, Substrate};
 
 /// Why a network cannot run on the chip, or a run failed.
 #[derive(Debug, thiserror::Error)]

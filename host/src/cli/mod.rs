@@ -3,6 +3,7 @@
 mod calibrate_cmd;
 mod continue_cmd;
 mod emulator_cmd;
+mod eval_cmd;
 mod inference_cmd;
 mod layer_cmd;
 mod protocol_cmd;
@@ -36,6 +37,8 @@ enum Command {
     Continue(continue_cmd::Cmd),
     /// Evaluate a saved network on one split and write its output times.
     Inference(inference_cmd::Cmd),
+    /// Plot a run: curves, classification, spike times, weights, delays, chip measurements.
+    Eval(eval_cmd::Cmd),
     /// Evaluate single layers given as JSON (the reference's layer-cases format).
     Layer(layer_cmd::Cmd),
     /// Measure a chip's neuron circuits and fit their CapMem values to targets.
@@ -66,6 +69,7 @@ pub fn main() -> ExitCode {
         Command::Train(cmd) => cmd.run(),
         Command::Continue(cmd) => cmd.run(),
         Command::Inference(cmd) => cmd.run(),
+        Command::Eval(cmd) => cmd.run(),
         Command::Layer(cmd) => cmd.run(),
         Command::Protocol(cmd) => cmd.run(),
         Command::Calibrate(cmd) => cmd.run(),

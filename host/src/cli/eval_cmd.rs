@@ -1,0 +1,76 @@
+//! `bss2 eval DIR [--epoch N] [--substrate S] [--record-neuron K]`.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use bss2_calibration::file::CalibrationFile;
+use bss2_host::chip::Substrate;
+use bss2_host::config::Config;
+use bss2_host::eval::{self, ChipEval};
+use bss2_host::train::run_dir::RunDir;
+
+use super::inference_cmd::ChipArgs;
+
+/// Plot a run: curves, classification, spike times, weights and delays (and chip measurements) as PNG with
+/// their numbers, into DIR/epoch_<N>/plots/.
+#[derive(Debug, clap::Args)]
+pub struct Cmd {
+    /// A results folder with config.yaml, metrics.csv and epoch_<N>/network.safetensors.
+    dir: PathBuf,
+    /// The epoch to plot (default: the latest saved).
+    #[arg(long)]
+    epoch: Option<usize>,
+    /// Run the network on a chip too (emulator, emulator:ideal, tcp://HOST:PORT, ...; default: for a run
+    /// trained on a chip, that chip with the config's chip seed and the run's calibration.json).
+    #[arg(long)]
+    substrate: Option<String>,
+    /// On a chip: record the membrane of this logical neuron (numbered layer by layer from 0) with the MADC for
+    /// the first test samples.
+    #[arg(long)]
+    record_neuron: Option<usize>,
+    #[command(flatten)]
+    chip: ChipArgs,
+}
+
+impl Cmd {
+    pub fn run(self) -> anyhow::Result<()> {
+        let dir = RunDir::new(&self.dir);
+        // A run trained on a chip is evaluated on that chip (its seed and calibration) unless --substrate says
+        // otherwise.
+        let trained_on = Config::load(&dir.config()).ok().filter(|c| c.training.substrate != "sim");
+        let substrate = self.substrate.clone().or_else(|| trained_on.as_ref().map(|c| c.training.substrate.clone()));
+        let chip = match substrate.as_deref().map(Substrate::resolve).transpose()?.flatten() {
+            None => {
+                anyhow::ensure!(self.record_neuron.is_none(), "--record-neuron needs a chip (--substrate)");
+                None
+            }
+            Some(substrate) => {
+                let mut settings = self.chip.settings()?;
+                if let (None, Some(config)) = (&self.substrate, &trained_on) {
+                    settings.chip_seed = config.training.chip_seed;
+                    let own = dir.calibration();
+                    if settings.calibration.is_none() && own.exists() {
+                        settings.calibration = Some((own.clone(), CalibrationFile::load(&own)?));
+                    }
+                }
+                Some(ChipEval { substrate, settings, record_neuron: self.record_neuron })
+            }
+        };
+        let report = eval::run(&dir, self.epoch, chip).with_context(|| format!("eval of {}", self.dir.display()))?;
+        if let Some(stats) = report.chip {
+            println!(
+                "chip: {} runs, {} retries, {:.3} s waiting for the chip, {} configuration words written",
+                stats.runs, stats.retries, stats.chip_seconds, stats.words_written
+            );
+        }
+        println!(
+            "epoch {}: train accuracy {:.2}%, test accuracy {:.2}%; {} plots in {}",
+            report.epoch,
+            100.0 * report.train_accuracy,
+            100.0 * report.test_accuracy,
+            report.plots.len(),
+            report.folder.display()
+        );
+        Ok(())
+    }
+}

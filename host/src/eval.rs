@@ -1,0 +1,364 @@
+//! `bss2 eval`: the plots of a run (spec §13), written with their numbers into `DIR/epoch_<N>/plots/`.
+//!
+//! The network of `epoch_<N>` runs the training and test sets once, in simulation or, with a chip substrate, on
+//! the chip (then the simulation runs the test set too, for the measured-vs-ideal plot). Every plot is a PNG
+//! with its numbers beside it under the same stem (`.csv`, or `.npy` for matrices):
+//!
+//! | stem | content |
+//! |---|---|
+//! | `curves` | loss and accuracy over epochs from `metrics.csv` (learning-rate changes and bump epochs marked) |
+//! | `plane_{train,test}` | Yin-Yang only: samples at (x, y) coloured by prediction, errors crossed |
+//! | `confusion_{train,test}` | confusion matrices |
+//! | `output_histograms`, `output_sorted`, `output_differences` | test-set output spike times |
+//! | `hidden_raster_layer_<i>`, `hidden_histogram_layer_<i>` | test-set spike times of each hidden NeuronLayer `i` |
+//! | `weights_histogram_layer_<i>`, `weights_matrix_layer_<i>` | each NeuronLayer's weights |
+//! | `delays_layer_<i>` | each delay layer's effective delays |
+//! | `summary` | curves, plane, confusion matrices and output times on one page |
+//! | `measured_vs_ideal` | chip only: chip vs simulated spike times, test set |
+//! | `membrane_neuron_<K>` | chip with `record_neuron`: MADC traces of logical neuron K |
+
+use std::path::{Path, PathBuf};
+
+use tracing::info;
+
+use crate::chip::{ChipBackend, ChipError, ChipSettings, ChipStats, Substrate};
+use crate::config::Config;
+use crate::data::{Dataset, DatasetSpec, yin_yang};
+use crate::inference::load_network;
+use crate::model::Matrix;
+use crate::network::{ForwardOptions, Layer, Network};
+use crate::plot::{self, Classified, Curves, NeuronTimes, PlotError, SummaryPanels};
+use crate::rng::{self, Purpose};
+use crate::train::checkpoint;
+use crate::train::evaluate::batch_inputs;
+use crate::train::loss::Loss;
+use crate::train::run_dir::RunDir;
+use crate::train::runner::RunError;
+use crate::train::session::Splits;
+
+/// Samples whose membrane is recorded with `record_neuron`.
+pub const TRACE_SAMPLES: usize = 3;
+
+/// Why `eval` failed. Messages name the file or folder concerned.
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    /// The results folder does not exist.
+    #[error("{0}: no such results folder")]
+    NoFolder(PathBuf),
+    /// No saved network at all, or not the one asked for.
+    #[error("{path}: not found; {dir} has {saved}")]
+    NotSaved {
+        /// The network file looked for.
+        path: PathBuf,
+        /// The results folder.
+        dir: PathBuf,
+        /// The saved epochs, in words.
+        saved: String,
+    },
+    /// A file is missing or malformed.
+    #[error("{path}: {message}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// Loading the run failed.
+    #[error(transparent)]
+    Run(#[from] RunError),
+    /// The chip failed.
+    #[error(transparent)]
+    Chip(#[from] ChipError),
+    /// A plot could not be written.
+    #[error(transparent)]
+    Plot(#[from] PlotError),
+}
+
+/// Chip settings of an evaluation on a chip.
+#[derive(Clone, Debug)]
+pub struct ChipEval {
+    /// Where the chip is.
+    pub substrate: Substrate,
+    /// Backend settings.
+    pub settings: ChipSettings,
+    /// Record this logical neuron's membrane for the first [`TRACE_SAMPLES`] test samples.
+    pub record_neuron: Option<usize>,
+}
+
+/// What `eval` did.
+#[derive(Clone, Debug)]
+pub struct EvalReport {
+    /// The epoch evaluated.
+    pub epoch: usize,
+    /// The plots folder.
+    pub folder: PathBuf,
+    /// Every PNG written.
+    pub plots: Vec<PathBuf>,
+    /// Accuracy on the training set.
+    pub train_accuracy: f64,
+    /// Accuracy on the test set.
+    pub test_accuracy: f64,
+    /// The chip's counters (chip runs).
+    pub chip: Option<ChipStats>,
+}
+
+/// Every NeuronLayer's output times over a whole data set, with the predictions.
+struct Record {
+    /// `[samples, size]` per NeuronLayer in chain order.
+    layers: Vec<Matrix>,
+    predictions: Vec<i64>,
+}
+
+impl Record {
+    fn outputs(&self) -> &Matrix {
+        self.layers.last().expect("a network has a NeuronLayer")
+    }
+}
+
+/// Runs `data` in order in batches of `batch`, collecting every NeuronLayer's times from `forward`.
+fn record<E>(
+    data: &Dataset,
+    batch: usize,
+    loss: &Loss,
+    mut forward: impl FnMut(&Matrix) -> Result<Vec<Matrix>, E>,
+) -> Result<Record, E> {
+    let mut layers: Vec<Matrix> = Vec::new();
+    let indices: Vec<usize> = (0..data.len()).collect();
+    for chunk in indices.chunks(batch.max(1)) {
+        let out = forward(&batch_inputs(data, chunk))?;
+        if layers.is_empty() {
+            layers = out.iter().map(|m| Matrix { rows: 0, cols: m.cols, data: Vec::new() }).collect();
+        }
+        for (all, m) in layers.iter_mut().zip(out) {
+            all.rows += m.rows;
+            all.data.extend(m.data);
+        }
+    }
+    let predictions = layers.last().map(|m| loss.predictions(m)).unwrap_or_default();
+    Ok(Record { layers, predictions })
+}
+
+/// The simulation's record of a data set.
+fn simulate(network: &Network, config: &Config, loss: &Loss, data: &Dataset, epoch: usize) -> Record {
+    let mut noise = rng::stream(config.training.seed, Purpose::Inference, epoch as u64);
+    let result = record(data, config.training.batch_size_eval, loss, |inputs| {
+        let mut opts = ForwardOptions {
+            rounding: config.training.rounding_precision,
+            integrator: config.training.integrator,
+            noise: &mut noise,
+        };
+        Ok::<_, std::convert::Infallible>(
+            network.forward(inputs, &mut opts).neuron_outputs.into_iter().flatten().collect(),
+        )
+    });
+    match result {
+        Ok(r) => r,
+        Err(never) => match never {},
+    }
+}
+
+/// Parses `metrics.csv` by its header; `bumped_batches` (if present) gives the bump epochs.
+fn read_metrics(path: &Path) -> Result<Curves, EvalError> {
+    let file = |message: String| EvalError::File { path: path.into(), message };
+    let text = std::fs::read_to_string(path).map_err(|e| file(format!("cannot read the metrics: {e}")))?;
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().ok_or_else(|| file("empty file".into()))?.split(',').map(str::trim).collect();
+    let column = |name: &str| header.iter().position(|h| *h == name);
+    let required = ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "learning_rate"];
+    let mut index = Vec::new();
+    for name in required {
+        index.push(column(name).ok_or_else(|| file(format!("no column {name:?} in the header")))?);
+    }
+    let bumped = column("bumped_batches");
+    let mut curves = Curves::default();
+    for (n, line) in lines.enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let cells: Vec<&str> = line.split(',').map(str::trim).collect();
+        let value = |i: usize| -> Result<f64, EvalError> {
+            let cell = cells.get(i).ok_or_else(|| file(format!("line {}: too few columns", n + 2)))?;
+            cell.parse::<f64>().map_err(|_| file(format!("line {}: {cell:?} is not a number", n + 2)))
+        };
+        let v: Vec<f64> = index.iter().map(|&i| value(i)).collect::<Result<_, _>>()?;
+        curves.epochs.push(v[0]);
+        curves.train_loss.push(v[1]);
+        curves.train_accuracy.push(v[2]);
+        curves.val_loss.push(v[3]);
+        curves.val_accuracy.push(v[4]);
+        curves.learning_rate.push(v[5]);
+        curves.bumped_batches.push(match bumped {
+            Some(i) => value(i)?,
+            None => f64::NAN,
+        });
+    }
+    if curves.epochs.is_empty() {
+        return Err(file("no epochs".into()));
+    }
+    Ok(curves)
+}
+
+/// Bumped batches per epoch from the resume point's history, when `metrics.csv` lacks them.
+fn bumps_from_resume_point(dir: &RunDir, config: &Config, curves: &mut Curves) {
+    if curves.bumped_batches.iter().any(|b| !b.is_nan()) {
+        return;
+    }
+    let Ok(bytes) = std::fs::read(dir.resume()) else { return };
+    let Ok(state) = checkpoint::load(&bytes, config) else { return };
+    for (epoch, bumped) in curves.epochs.iter().zip(curves.bumped_batches.iter_mut()) {
+        if let Some(m) = state.history.iter().find(|m| m.epoch as f64 == *epoch) {
+            *bumped = m.bumped_batches as f64;
+        }
+    }
+}
+
+/// The saved epoch to evaluate.
+fn choose_epoch(dir: &RunDir, epoch: Option<usize>) -> Result<usize, EvalError> {
+    let saved = dir.saved_epochs();
+    let words = if saved.is_empty() {
+        "no saved network (epoch_<N>/network.safetensors)".to_string()
+    } else {
+        format!("saved epochs {}", saved.iter().map(usize::to_string).collect::<Vec<_>>().join(", "))
+    };
+    let not_saved =
+        |e: usize| EvalError::NotSaved { path: dir.network(e), dir: dir.root.clone(), saved: words.clone() };
+    match epoch {
+        Some(e) if saved.contains(&e) => Ok(e),
+        Some(e) => Err(not_saved(e)),
+        None => saved.last().copied().ok_or_else(|| not_saved(0)),
+    }
+}
+
+/// The (x, y) of every sample of a data set that has an input plane (Yin-Yang), else None.
+fn plane_points(config: &Config, data: &Dataset) -> Option<Vec<(f64, f64)>> {
+    let DatasetSpec::YinYang { early, late, .. } = *config.dataset.spec() else { return None };
+    let span = late - early;
+    Some(
+        (0..data.len())
+            .map(|i| (data.sample(i)[0] - early, data.sample(i)[1] - early))
+            .map(|(x, y)| (x / span, y / span))
+            .collect(),
+    )
+}
+
+/// Makes every plot of the run in `dir` at `epoch` (default: the latest saved) into `epoch_<N>/plots/`.
+pub fn run(dir: &RunDir, epoch: Option<usize>, chip: Option<ChipEval>) -> Result<EvalReport, EvalError> {
+    if !dir.root.is_dir() {
+        return Err(EvalError::NoFolder(dir.root.clone()));
+    }
+    let config = Config::load(&dir.config()).map_err(RunError::from)?;
+    let epoch = choose_epoch(dir, epoch)?;
+    let network = load_network(&config, &dir.network(epoch))?;
+    let mut curves = read_metrics(&dir.metrics())?;
+    bumps_from_resume_point(dir, &config, &mut curves);
+    let data = Splits::build(&config).map_err(RunError::from)?;
+    let loss = Loss::for_config(&config);
+    let folder = dir.epoch(epoch).join("plots");
+    std::fs::create_dir_all(&folder)
+        .map_err(|e| EvalError::File { path: folder.clone(), message: format!("cannot create the folder: {e}") })?;
+
+    let batch = config.training.batch_size_eval;
+    let (train, test, sim_test, stats, traces) = match &chip {
+        None => {
+            let train = simulate(&network, &config, &loss, &data.train, epoch);
+            let test = simulate(&network, &config, &loss, &data.test, epoch);
+            (train, test, None, None, None)
+        }
+        Some(c) => {
+            let mut backend = ChipBackend::new(&network, c.substrate.clone(), c.settings.clone())?;
+            let mut on_chip = |inputs: &Matrix| backend.forward(&network, inputs).map(|f| f.layers);
+            let train = record(&data.train, batch, &loss, &mut on_chip)?;
+            let test = record(&data.test, batch, &loss, &mut on_chip)?;
+            let traces = match c.record_neuron {
+                Some(k) => {
+                    let rows: Vec<usize> = (0..TRACE_SAMPLES.min(data.test.len())).collect();
+                    Some((k, backend.record_membrane(&network, &batch_inputs(&data.test, &rows), k)?))
+                }
+                None => None,
+            };
+            let sim = simulate(&network, &config, &loss, &data.test, epoch);
+            (train, test, Some(sim), Some(backend.stats()), traces)
+        }
+    };
+
+    let class_names: Vec<String> = match config.dataset.spec() {
+        DatasetSpec::YinYang { .. } => yin_yang::CLASS_NAMES.iter().map(|s| (*s).to_string()).collect(),
+        _ => (0..data.test.n_classes).map(|c| c.to_string()).collect(),
+    };
+    let c_train = Classified { labels: &data.train.labels, predictions: &train.predictions, class_names: &class_names };
+    let c_test = Classified { labels: &data.test.labels, predictions: &test.predictions, class_names: &class_names };
+    let on = if chip.is_some() { " (chip)" } else { "" };
+    let mut plots = Vec::new();
+    let mut stem = |name: &str| {
+        let s = folder.join(name);
+        plots.push(s.with_extension("png"));
+        s
+    };
+
+    plot::training_curves(&stem("curves"), &curves)?;
+    let (plane_train, plane_test) = (plane_points(&config, &data.train), plane_points(&config, &data.test));
+    match (&plane_train, &plane_test) {
+        (Some(xy_train), Some(xy_test)) => {
+            plot::plane(&stem("plane_train"), &format!("Training set{on}"), xy_train, &c_train)?;
+            plot::plane(&stem("plane_test"), &format!("Test set{on}"), xy_test, &c_test)?;
+        }
+        _ => info!("the {} data set has no 2-D input plane: plane plots skipped", config.dataset.name()),
+    }
+    plot::confusion_matrix(&stem("confusion_train"), &format!("Training set{on}"), &c_train)?;
+    plot::confusion_matrix(&stem("confusion_test"), &format!("Test set{on}"), &c_test)?;
+    plot::output_histograms(&stem("output_histograms"), test.outputs(), &c_test)?;
+    plot::sorted_output_times(&stem("output_sorted"), test.outputs(), &c_test)?;
+    plot::time_differences(&stem("output_differences"), test.outputs(), &c_test)?;
+
+    let neuron_layers: Vec<(usize, &crate::network::NeuronLayer)> = network.neuron_layers().collect();
+    for (k, (i, layer)) in neuron_layers.iter().enumerate() {
+        if k + 1 < neuron_layers.len() {
+            let title = format!("Hidden layer {i}, test set{on}");
+            plot::hidden_raster(&stem(&format!("hidden_raster_layer_{i}")), &title, &test.layers[k], &c_test)?;
+            plot::hidden_histogram(&stem(&format!("hidden_histogram_layer_{i}")), &title, &test.layers[k], &c_test)?;
+        }
+        let title = format!("Weights of NeuronLayer {i} ({} x {})", layer.weights.rows, layer.weights.cols);
+        plot::weight_histogram(&stem(&format!("weights_histogram_layer_{i}")), &title, &layer.weights)?;
+        plot::weight_matrix(&stem(&format!("weights_matrix_layer_{i}")), &title, &layer.weights)?;
+    }
+    for (i, delays) in network.delay_layers() {
+        let title = format!("Delays of {} {i}", Layer::Delay(delays.clone()).name());
+        plot::delay_distribution(&stem(&format!("delays_layer_{i}")), &title, &delays.effective())?;
+    }
+    if let Some(sim) = &sim_test {
+        let labels: Vec<String> = neuron_layers
+            .iter()
+            .enumerate()
+            .map(|(k, (i, _))| format!("layer {i} ({})", if k + 1 < neuron_layers.len() { "hidden" } else { "output" }))
+            .collect();
+        let layers: Vec<NeuronTimes> = labels
+            .iter()
+            .zip(sim.layers.iter().zip(&test.layers))
+            .map(|(label, (sim, chip))| NeuronTimes { label, sim, chip })
+            .collect();
+        plot::measured_vs_ideal(&stem("measured_vs_ideal"), &layers)?;
+    }
+    if let Some((k, traces)) = &traces {
+        let title = format!("Membrane of neuron {k}");
+        plot::membrane_traces(&stem(&format!("membrane_neuron_{k}")), &title, traces)?;
+    }
+    let title = format!(
+        "{}, epoch {epoch}{on}: test accuracy {:.2}%",
+        dir.root.file_name().map_or_else(|| dir.root.display().to_string(), |n| n.to_string_lossy().into_owned()),
+        100.0 * c_test.accuracy()
+    );
+    let panels = SummaryPanels {
+        title: &title,
+        curves: &curves,
+        plane: plane_test.as_deref(),
+        test: c_test,
+        train: c_train,
+        test_outputs: test.outputs(),
+    };
+    plot::summary(&stem("summary"), &panels)?;
+    Ok(EvalReport {
+        epoch,
+        folder,
+        plots,
+        train_accuracy: c_train.accuracy(),
+        test_accuracy: c_test.accuracy(),
+        chip: stats,
+    })
+}
