@@ -1,6 +1,6 @@
 //! In-the-loop training through the `bss2` binary: on the embedded emulator, against `bss2 emulator serve` with a
 //! faulty link (the same numbers), killed and continued (the same final network), and with a server that dies
-//! (a clear error, an intact resume point, and `bss2 continue` once it is back).
+//! (a clear error, an intact resume point, and `bss2 continue` once it is back); stalls are retried and counted.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -159,4 +159,18 @@ fn a_dead_server_stops_the_training_clearly_and_continue_resumes_once_it_is_back
     succeeded(&out);
     assert_eq!(metrics_rows(&dir), EPOCHS + 2);
     assert!(dir.join("summary.json").exists());
+}
+
+#[test]
+fn stalled_programs_are_retried_and_counted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = config(tmp.path(), "emulator");
+    let server = common::serve("tcp://127.0.0.1:0", "stall=0.02", 2);
+    let dir = tmp.path().join("run");
+    let out = train(&config, &dir, &["--substrate", &server.endpoint, "--timeout", "0.3", "--epochs", "1"]);
+    succeeded(&out);
+    let text = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+    let retries: u64 = text.lines().skip(1).map(|row| row.rsplit(',').next().unwrap().parse::<u64>().unwrap()).sum();
+    // About 130 programs at 2 %; the server's stall stream is seeded, so this is one fixed draw (with stalls).
+    assert!(retries > 0, "no retries recorded:\n{text}");
 }
