@@ -75,8 +75,13 @@ pub fn membrane_traces(stem: &Path, title: &str, traces: &[MembraneTrace]) -> Re
     let n = traces.len().max(1);
     figure(stem, (SIZE.0, (SIZE.1 * n as u32 * 3 / 4).max(SIZE.1)), |area| {
         for (trace, panel) in traces.iter().zip(area.split_evenly((n, 1)).iter()) {
-            let (t0, t1) =
-                padded_range(trace.times_us.iter().chain(&trace.inputs_us).chain(&trace.outputs_us).copied());
+            // The activity sits at the start of the window: show it and the decay after it (30 us), not the
+            // whole quiet remainder.
+            let last_spike = trace.inputs_us.iter().chain(&trace.outputs_us).fold(0.0f64, |a, &t| a.max(t));
+            let shown = |t: &f64| *t <= last_spike + 30.0;
+            let (t0, t1) = padded_range(
+                trace.times_us.iter().filter(|t| shown(t)).chain(&trace.inputs_us).chain(&trace.outputs_us).copied(),
+            );
             let (v0, v1) = padded_range(trace.voltages_mv.iter().copied());
             let panel_title = format!("{title}, sample {}", trace.sample);
             let mut chart =
@@ -96,7 +101,8 @@ pub fn membrane_traces(stem: &Path, title: &str, traces: &[MembraneTrace]) -> Re
                     .legend(line_marker(output));
             }
             let line = colour(0).stroke_width(2);
-            let points = trace.times_us.iter().copied().zip(trace.voltages_mv.iter().copied());
+            let points =
+                trace.times_us.iter().copied().zip(trace.voltages_mv.iter().copied()).filter(|(t, _)| shown(t));
             chart.draw_series(LineSeries::new(points, line))?.label("membrane (MADC)").legend(line_marker(line));
             legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         }
