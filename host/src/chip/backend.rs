@@ -180,6 +180,25 @@ fn check_targets(mapping: &ChipMapping, t: &Targets, scales: Scales) -> Result<(
     Ok(())
 }
 
+/// One external spike of a batch.
+#[derive(Clone, Copy, Debug)]
+struct InputSpike {
+    /// The sample in the batch.
+    sample: usize,
+    /// The external source slot.
+    slot: usize,
+    /// Time after the sample's start (us).
+    local_us: f64,
+    /// When it is sent (FPGA cycles after the timer reset).
+    cycles: u32,
+}
+
+impl InputSpike {
+    fn event(&self) -> (u32, SpikeLabel) {
+        (self.cycles, SpikeLabel(layout::external_label(self.slot)))
+    }
+}
+
 /// The first spike of every on-chip neuron of every sample, per NeuronLayer.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ChipForward {
@@ -300,27 +319,7 @@ impl ChipBackend {
 
     /// Runs a batch `[batch, n_inputs]` of input times on the chip with the network's current weights.
     pub fn forward(&mut self, network: &Network, inputs: &Matrix) -> Result<ChipForward, ChipError> {
-        let weights: Vec<&Matrix> = self
-            .mapping
-            .layers
-            .iter()
-            .map(|l| match &network.layers[l.chain_index] {
-                Layer::Neuron(n) => &n.weights,
-                _ => unreachable!("mapped layers are NeuronLayers"),
-            })
-            .collect();
-        let quantised = quantise(&self.mapping, &weights, self.settings.scales.scale_weights);
-        if quantised.clipped > 0 && !self.clip_warned {
-            tracing::warn!(
-                "{} of {} synapse weights exceed the chip's range of +-{} LSB ({:.3} model units) and were clipped",
-                quantised.clipped,
-                quantised.synapses.len(),
-                super::mapping::MAX_WEIGHT,
-                f64::from(super::mapping::MAX_WEIGHT) / self.settings.scales.scale_weights
-            );
-            self.clip_warned = true;
-        }
-        let quads = synapse_quad_words(&SynapseImage::new(&self.mapping, &quantised));
+        let quads = self.synapse_quads(network);
         let mut last_error = None;
         for attempt in 0..self.settings.retries.max(1) {
             if attempt > 0 {
@@ -353,6 +352,55 @@ impl ChipBackend {
         Err(ChipError::GaveUp { attempts: self.settings.retries.max(1), last: Box::new(last_error.expect("tried")) })
     }
 
+    /// The synapse quad words of the network's current weights (rounded and clipped; the first clipping is
+    /// reported once).
+    fn synapse_quads(&mut self, network: &Network) -> Vec<(u32, u32)> {
+        let weights: Vec<&Matrix> = self
+            .mapping
+            .layers
+            .iter()
+            .map(|l| match &network.layers[l.chain_index] {
+                Layer::Neuron(n) => &n.weights,
+                _ => unreachable!("mapped layers are NeuronLayers"),
+            })
+            .collect();
+        let quantised = quantise(&self.mapping, &weights, self.settings.scales.scale_weights);
+        if quantised.clipped > 0 && !self.clip_warned {
+            tracing::warn!(
+                "{} of {} synapse weights exceed the chip's range of +-{} LSB ({:.3} model units) and were clipped",
+                quantised.clipped,
+                quantised.synapses.len(),
+                super::mapping::MAX_WEIGHT,
+                f64::from(super::mapping::MAX_WEIGHT) / self.settings.scales.scale_weights
+            );
+            self.clip_warned = true;
+        }
+        synapse_quad_words(&SynapseImage::new(&self.mapping, &quantised))
+    }
+
+    /// The external spikes of a batch: every input and bias copy of every sample inside its window (spikes
+    /// outside it would land in another sample and are not sent).
+    fn input_spikes(&self, inputs: &Matrix) -> Vec<InputSpike> {
+        let tu = self.settings.scales.time_unit_us;
+        let window_us = self.settings.window * tu;
+        let mut spikes = Vec::new();
+        for sample in 0..inputs.rows {
+            for (slot, external) in self.mapping.externals.iter().enumerate() {
+                let t = match *external {
+                    External::Input(i) => inputs.data[sample * inputs.cols + i],
+                    External::Bias(t) => t,
+                };
+                if !(t >= 0.0 && t < self.settings.window) {
+                    continue;
+                }
+                let us = self.settings.offset_us + sample as f64 * window_us + t * tu;
+                let cycles = (us * CYCLES_PER_US as f64).round() as u32;
+                spikes.push(InputSpike { sample, slot, local_us: t * tu, cycles });
+            }
+        }
+        spikes
+    }
+
     /// One program: configuration that changed, then the batch's input spikes, each sample in its window.
     fn program(&mut self, inputs: &Matrix, quads: &[(u32, u32)]) -> Program {
         let mut builder = ProgramBuilder::new();
@@ -380,22 +428,7 @@ impl ChipBackend {
         builder.systime_sync();
         builder.timer_reset();
         let window_us = self.settings.window * self.settings.scales.time_unit_us;
-        let mut events = Vec::new();
-        for b in 0..inputs.rows {
-            for (slot, external) in self.mapping.externals.iter().enumerate() {
-                let t = match *external {
-                    External::Input(i) => inputs.data[b * inputs.cols + i],
-                    External::Bias(t) => t,
-                };
-                // Spikes outside their sample's window would land in another sample: not sent.
-                if !(t >= 0.0 && t < self.settings.window) {
-                    continue;
-                }
-                let us = self.settings.offset_us + b as f64 * window_us + t * self.settings.scales.time_unit_us;
-                let cycles = (us * CYCLES_PER_US as f64).round() as u32;
-                events.push((cycles, SpikeLabel(layout::external_label(slot))));
-            }
-        }
+        let events: Vec<_> = self.input_spikes(inputs).iter().map(InputSpike::event).collect();
         builder.spikes(&events);
         let end_us = self.settings.offset_us + inputs.rows as f64 * window_us;
         builder.wait_until((end_us * CYCLES_PER_US as f64).ceil() as u32);
@@ -489,17 +522,7 @@ impl ChipBackend {
                 self.mapping.neurons()
             )));
         };
-        let weights: Vec<&Matrix> = self
-            .mapping
-            .layers
-            .iter()
-            .map(|l| match &network.layers[l.chain_index] {
-                Layer::Neuron(n) => &n.weights,
-                _ => unreachable!("mapped layers are NeuronLayers"),
-            })
-            .collect();
-        let quantised = quantise(&self.mapping, &weights, self.settings.scales.scale_weights);
-        let quads = synapse_quad_words(&SynapseImage::new(&self.mapping, &quantised));
+        let quads = self.synapse_quads(network);
 
         // The static configuration with the readout of the neuron's first circuit switched on.
         let mut writes = static_writes(&self.mapping, &self.values, self.dac);
@@ -526,22 +549,8 @@ impl ChipBackend {
             sample_period: UInt::new(period).expect("8 bit"),
             ..MadcControl::default()
         };
-        let mut events = Vec::new();
-        let mut sent: Vec<Vec<(usize, f64)>> = vec![Vec::new(); inputs.rows];
-        for (b, sent) in sent.iter_mut().enumerate() {
-            for (slot, external) in self.mapping.externals.iter().enumerate() {
-                let t = match *external {
-                    External::Input(i) => inputs.data[b * inputs.cols + i],
-                    External::Bias(t) => t,
-                };
-                if !(t >= 0.0 && t < window) {
-                    continue;
-                }
-                sent.push((slot, t * tu));
-                let us = offset_us + b as f64 * window_us + t * tu;
-                events.push(((us * CYCLES_PER_US as f64).round() as u32, SpikeLabel(layout::external_label(slot))));
-            }
-        }
+        let sent = self.input_spikes(inputs);
+        let events: Vec<_> = sent.iter().map(InputSpike::event).collect();
         let mut builder = ProgramBuilder::new();
         builder.write_all(writes);
         builder.write_all(quads.iter().copied());
@@ -587,10 +596,10 @@ impl ChipBackend {
                 traces[sample].inputs_us.push(t);
             }
         }
-        for (b, trace) in traces.iter_mut().enumerate() {
-            let externals =
-                sent[b].iter().filter(|(slot, _)| sources.contains(&super::mapping::Source::External(*slot)));
-            trace.inputs_us.extend(externals.map(|(_, t)| *t));
+        for spike in sent.iter().filter(|s| sources.contains(&super::mapping::Source::External(s.slot))) {
+            traces[spike.sample].inputs_us.push(spike.local_us);
+        }
+        for trace in &mut traces {
             trace.inputs_us.sort_by(f64::total_cmp);
         }
         Ok(traces)
