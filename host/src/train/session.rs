@@ -147,25 +147,13 @@ impl Session {
             chip_runs: 0,
         };
         let mut session = Session::resume_on(config, data, state, chip);
-        let start = Instant::now();
-        let before = session.chip_stats();
-        let val = session.validate()?;
-        let mut metrics = EpochMetrics {
-            epoch: 0,
-            train_loss: f64::NAN,
-            train_accuracy: f64::NAN,
-            val_loss: val.loss,
-            val_accuracy: val.accuracy,
-            learning_rate: session.state.optimizer.global_lr,
-            seconds: 0.0,
-            bumped_batches: 0,
-            chip_seconds: 0.0,
-            protocol_seconds: 0.0,
-            math_seconds: 0.0,
-            retries: 0,
-        };
-        session.account(&mut metrics, start, before);
-        session.state.history.push(metrics);
+        let (start, before) = (Instant::now(), session.chip_stats());
+        let learning_rate = session.state.optimizer.global_lr;
+        session.finish_epoch(
+            Trained { loss: f64::NAN, accuracy: f64::NAN, learning_rate, bumped: 0 },
+            start,
+            before,
+        )?;
         Ok(session)
     }
 
@@ -221,14 +209,29 @@ impl Session {
         }
     }
 
-    /// Fills in the wall time since `start` and its split into chip, protocol and math.
-    fn account(&self, metrics: &mut EpochMetrics, start: Instant, before: ChipStats) {
+    /// Validates and records the epoch that began at `start` (with the chip's counters at `before`): its
+    /// wall time split into chip, protocol and math.
+    fn finish_epoch(&mut self, trained: Trained, start: Instant, before: ChipStats) -> Result<(), TrainError> {
+        let val = self.validate()?;
         let after = self.chip_stats();
-        metrics.seconds = start.elapsed().as_secs_f64();
-        metrics.chip_seconds = after.chip_seconds - before.chip_seconds;
-        metrics.protocol_seconds = after.protocol_seconds - before.protocol_seconds;
-        metrics.math_seconds = (metrics.seconds - metrics.chip_seconds - metrics.protocol_seconds).max(0.0);
-        metrics.retries = after.retries - before.retries;
+        let seconds = start.elapsed().as_secs_f64();
+        let chip_seconds = after.chip_seconds - before.chip_seconds;
+        let protocol_seconds = after.protocol_seconds - before.protocol_seconds;
+        self.state.history.push(EpochMetrics {
+            epoch: self.state.epoch,
+            train_loss: trained.loss,
+            train_accuracy: trained.accuracy,
+            val_loss: val.loss,
+            val_accuracy: val.accuracy,
+            learning_rate: trained.learning_rate,
+            seconds,
+            bumped_batches: trained.bumped,
+            chip_seconds,
+            protocol_seconds,
+            math_seconds: (seconds - chip_seconds - protocol_seconds).max(0.0),
+            retries: after.retries - before.retries,
+        });
+        Ok(())
     }
 
     /// Trains one epoch and validates; `on_batch` is called after every batch (for progress bars).
@@ -267,23 +270,9 @@ impl Session {
         let n = self.data.train.len();
         self.state.epoch += 1;
         self.scheduler.epoch_finished(self.state.epoch, &mut self.state.optimizer);
-        let val = self.validate()?;
-        let mut metrics = EpochMetrics {
-            epoch: self.state.epoch,
-            train_loss: if losses.is_empty() { f64::NAN } else { losses.iter().sum::<f64>() / losses.len() as f64 },
-            train_accuracy: correct as f64 / n.max(1) as f64,
-            val_loss: val.loss,
-            val_accuracy: val.accuracy,
-            learning_rate,
-            seconds: 0.0,
-            bumped_batches: bumped,
-            chip_seconds: 0.0,
-            protocol_seconds: 0.0,
-            math_seconds: 0.0,
-            retries: 0,
-        };
-        self.account(&mut metrics, start, before);
-        self.state.history.push(metrics);
+        let loss = if losses.is_empty() { f64::NAN } else { losses.iter().sum::<f64>() / losses.len() as f64 };
+        let accuracy = correct as f64 / n.max(1) as f64;
+        self.finish_epoch(Trained { loss, accuracy, learning_rate, bumped }, start, before)?;
         Ok(self.state.history.last().expect("just pushed"))
     }
 
@@ -347,6 +336,15 @@ pub enum BatchError {
     /// The chip failed.
     #[error(transparent)]
     Chip(ChipError),
+}
+
+/// What an epoch's training batches gave (NaN before training).
+#[derive(Clone, Copy, Debug)]
+struct Trained {
+    loss: f64,
+    accuracy: f64,
+    learning_rate: f64,
+    bumped: usize,
 }
 
 /// What one training batch did.
