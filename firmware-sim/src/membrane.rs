@@ -206,7 +206,8 @@ impl Membrane {
             return (t <= until).then_some(t);
         }
         let start = self.checked_until.max(self.t0);
-        if start > until {
+        // Scanned up to `until` already (the emulator asks again after every spike of any neuron).
+        if start >= until {
             return None;
         }
         let (a, b) = (start - self.t0, until - self.t0);
