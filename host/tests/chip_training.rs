@@ -174,3 +174,37 @@ fn stalled_programs_are_retried_and_counted() {
     // About 130 programs at 2 %; the server's stall stream is seeded, so this is one fixed draw (with stalls).
     assert!(retries > 0, "no retries recorded:\n{text}");
 }
+
+#[test]
+fn a_network_trained_in_simulation_is_fine_tuned_on_the_chip() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = config(tmp.path(), "sim");
+    let dir = tmp.path().join("run");
+    succeeded(&bss2().arg("train").arg(&config).args(["--epochs", "1", "--output"]).arg(&dir).output().unwrap());
+    let out = bss2()
+        .arg("continue")
+        .arg(&dir)
+        .args(["--substrate", "emulator", "--chip-seed", "2", "--no-calibration", "--epochs", "2"])
+        .output()
+        .unwrap();
+    succeeded(&out);
+    // The second epoch ran on the chip, and the run now says so.
+    let text = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+    let chip_seconds: Vec<f64> = text.lines().skip(1).map(|r| r.split(',').nth(7).unwrap().parse().unwrap()).collect();
+    assert_eq!(chip_seconds.len(), 3);
+    assert!(chip_seconds[0] == 0.0 && chip_seconds[1] == 0.0 && chip_seconds[2] > 0.0, "{text}");
+    let saved = std::fs::read_to_string(dir.join("config.yaml")).unwrap();
+    assert!(saved.contains("substrate: emulator") && saved.contains("chip_seed: 2"), "{saved}");
+
+    // A network with synaptic delays cannot go to this chip: a clear error before any calibration or training.
+    let delays = tmp.path().join("delays");
+    let h5 = concat!(env!("CARGO_MANIFEST_DIR"), "/../configs/yin_yang_H5_WS.yaml");
+    succeeded(&bss2().args(["train", h5, "--epochs", "1", "--output"]).arg(&delays).output().unwrap());
+    let out = bss2().arg("continue").arg(&delays).args(["--substrate", "emulator", "--epochs", "2"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("delays cannot run on the chip") && !stderr.contains("panicked"), "{stderr}");
+    // ... and the run keeps its simulation settings.
+    let saved = std::fs::read_to_string(delays.join("config.yaml")).unwrap();
+    assert!(saved.contains("substrate: sim"), "{saved}");
+}

@@ -9,6 +9,7 @@ use bss2_firmware_sim::serve::ServerFaults;
 
 use super::run_dir::RunDir;
 use crate::chip::calibrating::{self, Origin};
+use crate::chip::mapping::ChipMapping;
 use crate::chip::targets::config_targets;
 use crate::chip::{ChipBackend, ChipError, ChipSettings, Substrate};
 use crate::config::Config;
@@ -55,6 +56,9 @@ impl Default for ChipOptions {
 /// used is copied into the run's folder.
 pub fn open(config: &Config, dir: &RunDir, options: &ChipOptions) -> Result<Option<ChipBackend>, ChipError> {
     let Some(substrate) = Substrate::resolve(&config.training.substrate)? else { return Ok(None) };
+    // The mapping needs only the network's shape; a network the chip cannot run is refused before calibrating.
+    let network = Network::new(&config.layout, config.training.seed);
+    ChipMapping::new(&network)?;
     let chip_seed = config.training.chip_seed;
     let mut settings = ChipSettings {
         chip_seed,
@@ -94,7 +98,5 @@ pub fn open(config: &Config, dir: &RunDir, options: &ChipOptions) -> Result<Opti
             Some((own, file))
         }
     };
-    // The mapping needs only the network's shape.
-    let network = Network::new(&config.layout, config.training.seed);
     ChipBackend::new(&network, substrate, settings).map(Some)
 }

@@ -94,9 +94,9 @@ pub fn resume(dir: &RunDir, from: Option<usize>, changes: Overrides, chip: &Chip
         chip_seed: changes.chip_seed.filter(|&s| s != config.training.chip_seed),
         ..changes
     };
-    if changes != Overrides::default() {
+    let changed = changes != Overrides::default();
+    if changed {
         config = config.with_overrides(changes)?;
-        dir.write(&dir.config(), config.to_yaml().as_bytes())?;
     }
     // A run killed while writing leaves temporary files beside the intact ones; clear them up.
     let stale = remove_stale_temporaries(&dir.root)
@@ -116,6 +116,10 @@ pub fn resume(dir: &RunDir, from: Option<usize>, changes: Overrides, chip: &Chip
     let data = Splits::build(&config)?;
     info!(dir = %dir.root.display(), from = state.epoch, until = config.training.epoch_number, "continuing training");
     let chip = chip_run::open(&config, dir, chip)?;
+    // Only a run that can go on records its new settings.
+    if changed {
+        dir.write(&dir.config(), config.to_yaml().as_bytes())?;
+    }
     let session = Session::resume_on(config, data, state, chip);
     save_progress(&session, dir)?;
     drive(session, dir)
