@@ -12,6 +12,9 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
+use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
+
 use crate::analog::{CIRCUITS, CircuitParameters, FixedPattern};
 use crate::membrane::Membrane;
 use crate::memory::{Memory, Region, region};
@@ -39,6 +42,8 @@ pub struct Emulator {
     /// Membranes that may still cross their threshold without new input (the others are skipped).
     active: Vec<usize>,
     is_active: Vec<bool>,
+    /// Membranes changed by the spike being processed (searched again for crossings).
+    touched: Vec<usize>,
     /// System time (8 ns cycles since the last synchronisation).
     systime: u64,
     timer_base: u64,
@@ -82,6 +87,7 @@ impl Emulator {
             membranes: Vec::new(),
             active: Vec::new(),
             is_active: Vec::new(),
+            touched: Vec::new(),
             systime: 0,
             timer_base: 0,
             runs: 0,
@@ -309,29 +315,39 @@ impl Emulator {
     fn advance(&mut self, target: u64, out: &mut ResponseWriter) {
         self.ensure_compiled();
         let until = target as f64 / CYCLES_PER_US as f64;
-        loop {
-            let mut first: Option<(f64, usize)> = None;
-            let (membranes, is_active) = (&mut self.membranes, &mut self.is_active);
-            self.active.retain(|&g| {
-                let m = &mut membranes[g];
-                if let Some(t) = m.next_crossing(until)
-                    && first.is_none_or(|(best, _)| t < best)
-                {
-                    first = Some((t, g));
-                }
-                let keep = !m.is_quiet();
-                is_active[g] = keep;
-                keep
-            });
-            let Some((t, g)) = first else { break };
+        // Every active membrane is searched up to `until` once; after a spike, only the membranes it reached
+        // (and the one that fired) are searched again. Crossings wait in a queue, earliest first; an entry whose
+        // membrane has changed since is stale and skipped.
+        let mut crossings = BinaryHeap::new();
+        let (membranes, is_active) = (&mut self.membranes, &mut self.is_active);
+        self.active.retain(|&g| {
+            let m = &mut membranes[g];
+            if let Some(t) = m.next_crossing(until) {
+                crossings.push(Reverse(Crossing { t, g }));
+            }
+            let keep = !m.is_quiet();
+            is_active[g] = keep;
+            keep
+        });
+        while let Some(Reverse(Crossing { t, g })) = crossings.pop() {
+            if self.membranes[g].pending_crossing() != Some(t) {
+                continue;
+            }
             self.sample_madc(t, false, out);
+            self.touched.clear();
             self.fire(g, t, out);
+            for &h in &self.touched {
+                if let Some(t) = self.membranes[h].next_crossing(until) {
+                    crossings.push(Reverse(Crossing { t, g: h }));
+                }
+            }
         }
         self.sample_madc(until, true, out);
     }
 
     /// Puts membrane `g` back on the list of those whose crossings are searched (after an input or a reset).
     fn activate(&mut self, g: usize) {
+        self.touched.push(g);
         if !self.is_active[g] {
             self.is_active[g] = true;
             self.active.push(g);
@@ -522,5 +538,26 @@ impl ResponseWriter {
     fn finish(mut self) -> Vec<u64> {
         self.flush();
         self.encoder.finish()
+    }
+}
+
+/// A membrane's next threshold crossing, ordered by time (then membrane) for the queue of [`Emulator::advance`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Crossing {
+    t: f64,
+    g: usize,
+}
+
+impl Eq for Crossing {}
+
+impl PartialOrd for Crossing {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Crossing {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.t.total_cmp(&other.t).then(self.g.cmp(&other.g))
     }
 }

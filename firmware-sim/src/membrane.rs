@@ -195,6 +195,11 @@ impl Membrane {
         self.p.tau_syn.iter().fold(self.p.tau_mem, |a, &b| a.min(b)) / 8.0
     }
 
+    /// The crossing found by the last search, if it is still valid (no input, reset or spike since).
+    pub fn pending_crossing(&self) -> Option<f64> {
+        self.found
+    }
+
     /// The first threshold crossing at or before `until` (absolute us) that has not been ruled out yet, given no
     /// further input. Remembers how far it looked, so repeated calls with growing `until` scan each stretch once.
     pub fn next_crossing(&mut self, until: f64) -> Option<f64> {
