@@ -249,6 +249,7 @@ pub fn run(dir: &RunDir, epoch: Option<usize>, chip: Option<ChipEval>) -> Result
     let mut curves = read_metrics(&dir.metrics())?;
     bumps_from_resume_point(dir, &config, &mut curves);
     let data = Splits::build(&config).map_err(RunError::from)?;
+    curves.batches_per_epoch = Some(data.train.len().div_ceil(config.training.batch_size.max(1)) as f64);
     let loss = Loss::for_config(&config);
     let folder = dir.epoch(epoch).join("plots");
     std::fs::create_dir_all(&folder)

@@ -27,6 +27,8 @@ pub struct Curves {
     pub learning_rate: Vec<f64>,
     /// Batches bumped in each epoch (NaN where unknown).
     pub bumped_batches: Vec<f64>,
+    /// Training batches per epoch, if known: bumps are then drawn as the fraction of an epoch's batches.
+    pub batches_per_epoch: Option<f64>,
 }
 
 impl Curves {
@@ -106,7 +108,16 @@ pub(crate) fn draw_accuracy(area: &Area, curves: &Curves) -> Drawn {
             .legend(line_marker(style));
     }
     let bumps = curves.bump_epochs();
-    if !bumps.is_empty() {
+    if let (false, Some(batches)) = (bumps.is_empty(), curves.batches_per_epoch) {
+        // Runs that bump in most epochs (chip runs) show how much, not just where.
+        let style = colour(3).stroke_width(1);
+        // Epochs without bumps count as 0 % (not as gaps, as the accuracy series' missing values do).
+        let points = curves.epochs.iter().zip(&curves.bumped_batches).filter(|(_, b)| b.is_finite());
+        chart
+            .draw_series(LineSeries::new(points.map(|(&e, &b)| (e, 100.0 * b / batches)), style))?
+            .label("batches bumped instead of stepped (%)")
+            .legend(line_marker(style));
+    } else if !bumps.is_empty() {
         let c = colour(3);
         chart
             .draw_series(bumps.iter().map(|&e| TriangleMarker::new((e, 2.0), 5, c.filled())))?
