@@ -10,8 +10,8 @@ use bss2_firmware_sim::serve::ServerFaults;
 use bss2_host::chip::Substrate;
 use bss2_host::chip::calibrating::{self, Origin};
 use bss2_host::chip::config::Scales;
-use bss2_host::chip::targets::uniform_targets;
-use bss2_host::config::{Config, LayerKind};
+use bss2_host::chip::targets::{config_targets, uniform_targets};
+use bss2_host::config::Config;
 use bss2_host::model::{NeuronParams, TauRatio};
 
 /// Measure every neuron circuit of a chip and fit its CapMem values to targets; writes a calibration file.
@@ -97,19 +97,13 @@ fn spread(xs: impl Iterator<Item = f64>) -> (f64, f64, usize) {
 impl Cmd {
     pub fn run(self) -> anyhow::Result<()> {
         let scales = Scales { time_unit_us: 6.0, scale_weights: 30.0 };
-        let params = match &self.from_config {
-            None => reference_params(),
+        let mut targets = match &self.from_config {
+            None => uniform_targets(&reference_params(), scales),
             Some(path) => {
                 let config = Config::load(path).with_context(|| format!("--from-config {}", path.display()))?;
-                config
-                    .layout
-                    .layers
-                    .iter()
-                    .find_map(|l| if let LayerKind::Neuron(n) = &l.kind { Some(n.neuron.params) } else { None })
-                    .with_context(|| format!("{}: no NeuronLayer", path.display()))?
+                config_targets(&config, scales).with_context(|| format!("{}: no NeuronLayer", path.display()))?
             }
         };
-        let mut targets = uniform_targets(&params, scales);
         if let Some(text) = &self.target {
             apply_targets(text, &mut targets)?;
         }
