@@ -113,6 +113,19 @@ fn a_killed_chip_run_continues_to_the_same_result() {
     succeeded(&bss2().arg("continue").arg(&killed).arg("--no-calibration").output().unwrap());
     assert_eq!(metrics(&whole), metrics(&killed));
     assert_eq!(network(&whole).tensors, network(&killed).tensors);
+
+    // Inference of a chip-trained run runs on its chip (chip seed 2) by default: the test accuracy comes back
+    // within the chip's run-to-run noise (another chip seed would lose tens of points uncalibrated).
+    let out = bss2().arg("inference").arg(&whole).output().unwrap();
+    succeeded(&out);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("chip: "), "{stdout}");
+    let at = stdout.find("test accuracy ").unwrap() + "test accuracy ".len();
+    let inferred: f64 = stdout[at..].split('%').next().unwrap().parse().unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(whole.join("summary.json")).unwrap()).unwrap();
+    let trained = 100.0 * summary["test_accuracy"].as_f64().unwrap();
+    assert!((inferred - trained).abs() < 3.0, "inference {inferred} % vs training's test {trained} %");
 }
 
 #[test]

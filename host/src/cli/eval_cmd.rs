@@ -3,9 +3,6 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use bss2_calibration::file::CalibrationFile;
-use bss2_host::chip::Substrate;
-use bss2_host::config::Config;
 use bss2_host::eval::{self, ChipEval};
 use bss2_host::train::run_dir::RunDir;
 
@@ -35,26 +32,12 @@ pub struct Cmd {
 impl Cmd {
     pub fn run(self) -> anyhow::Result<()> {
         let dir = RunDir::new(&self.dir);
-        // A run trained on a chip is evaluated on that chip (its seed and calibration) unless --substrate says
-        // otherwise.
-        let trained_on = Config::load(&dir.config()).ok().filter(|c| c.training.substrate != "sim");
-        let substrate = self.substrate.clone().or_else(|| trained_on.as_ref().map(|c| c.training.substrate.clone()));
-        let chip = match substrate.as_deref().map(Substrate::resolve).transpose()?.flatten() {
+        let chip = match self.chip.for_run(&dir, self.substrate.as_deref())? {
             None => {
                 anyhow::ensure!(self.record_neuron.is_none(), "--record-neuron needs a chip (--substrate)");
                 None
             }
-            Some(substrate) => {
-                let mut settings = self.chip.settings()?;
-                if let (None, Some(config)) = (&self.substrate, &trained_on) {
-                    settings.chip_seed = config.training.chip_seed;
-                    let own = dir.calibration();
-                    if settings.calibration.is_none() && own.exists() {
-                        settings.calibration = Some((own.clone(), CalibrationFile::load(&own)?));
-                    }
-                }
-                Some(ChipEval { substrate, settings, record_neuron: self.record_neuron })
-            }
+            Some((substrate, settings)) => Some(ChipEval { substrate, settings, record_neuron: self.record_neuron }),
         };
         let report = eval::run(&dir, self.epoch, chip).with_context(|| format!("eval of {}", self.dir.display()))?;
         if let Some(stats) = report.chip {

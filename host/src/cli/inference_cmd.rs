@@ -4,8 +4,10 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use bss2_host::chip::{ChipSettings, Substrate};
+use bss2_host::config::Config;
 use bss2_host::data::Split;
 use bss2_host::inference;
+use bss2_host::train::chip_run::run_calibration;
 use bss2_host::train::run_dir::RunDir;
 
 /// Which data split to evaluate.
@@ -28,9 +30,10 @@ pub struct Cmd {
     #[arg(long, value_enum, default_value = "test")]
     split: SplitArg,
     /// Where the forward pass runs: sim, emulator (embedded, default chip profile), emulator:ideal,
-    /// emulator:PROFILE.yaml, tcp://HOST:PORT, udp://HOST:PORT, serial://PATH[?baud=N] or usb://VID:PID.
-    #[arg(long, default_value = "sim")]
-    substrate: String,
+    /// emulator:PROFILE.yaml, tcp://HOST:PORT, udp://HOST:PORT, serial://PATH[?baud=N] or usb://VID:PID
+    /// (default: where the run was trained).
+    #[arg(long)]
+    substrate: Option<String>,
     #[command(flatten)]
     chip: ChipArgs,
 }
@@ -38,9 +41,9 @@ pub struct Cmd {
 /// Settings of a chip substrate.
 #[derive(Debug, clap::Args)]
 pub struct ChipArgs {
-    /// Seed of the embedded emulator's fixed pattern and noise.
-    #[arg(long, default_value_t = 1)]
-    pub chip_seed: u64,
+    /// Seed of the embedded emulator's fixed pattern and noise (default: the run's chip seed, else 1).
+    #[arg(long)]
+    pub chip_seed: Option<u64>,
     /// Time window per sample (model units; the reference uses 30, 7 for fast evaluation).
     #[arg(long, default_value_t = 30.0)]
     pub window: f64,
@@ -53,7 +56,8 @@ pub struct ChipArgs {
     /// Seconds to wait for one batch's answer.
     #[arg(long, default_value_t = 10.0)]
     pub timeout: f64,
-    /// A calibration of this chip (`bss2 calibrate`); without it, the profile's nominal CapMem values are used.
+    /// A calibration of this chip (`bss2 calibrate`); without it, the run's calibration.json if made for this
+    /// chip, else the profile's nominal CapMem values.
     #[arg(long)]
     pub calibration: Option<std::path::PathBuf>,
 }
@@ -68,7 +72,8 @@ impl ChipArgs {
             self.time_unit_us
         );
         anyhow::ensure!(self.timeout > 0.0 && self.timeout.is_finite(), "--timeout must be positive");
-        let mut settings = ChipSettings { chip_seed: self.chip_seed, window: self.window, ..ChipSettings::default() };
+        let chip_seed = self.chip_seed.unwrap_or(1);
+        let mut settings = ChipSettings { chip_seed, window: self.window, ..ChipSettings::default() };
         settings.scales.time_unit_us = self.time_unit_us;
         settings.retries = self.retries.max(1);
         settings.timeout = std::time::Duration::from_secs_f64(self.timeout);
@@ -77,6 +82,23 @@ impl ChipArgs {
             settings.calibration = Some((path.clone(), file));
         }
         Ok(settings)
+    }
+
+    /// The chip a saved run is evaluated on: `substrate` if given, else the chip the run was trained on (none for
+    /// a run trained in simulation). A run trained on a chip brings its chip seed and, where it was made for this
+    /// chip, its calibration.json, unless --chip-seed or --calibration say otherwise.
+    pub fn for_run(&self, dir: &RunDir, substrate: Option<&str>) -> anyhow::Result<Option<(Substrate, ChipSettings)>> {
+        let trained_on = Config::load(&dir.config()).ok().filter(|c| c.training.substrate != "sim");
+        let text = substrate.map(str::to_string).or_else(|| trained_on.as_ref().map(|c| c.training.substrate.clone()));
+        let Some(substrate) = text.as_deref().map(Substrate::resolve).transpose()?.flatten() else { return Ok(None) };
+        let mut settings = self.settings()?;
+        if let (None, Some(config)) = (self.chip_seed, &trained_on) {
+            settings.chip_seed = config.training.chip_seed;
+        }
+        if settings.calibration.is_none() {
+            settings.calibration = run_calibration(dir, &substrate.identity(settings.chip_seed));
+        }
+        Ok(Some((substrate, settings)))
     }
 }
 
@@ -89,17 +111,17 @@ impl Cmd {
         };
         let dir = RunDir::new(&self.dir);
         let context = || format!("inference on {}", self.dir.display());
-        let result = if self.substrate == "sim" {
-            inference::run(&dir, self.epoch, split).with_context(context)?
-        } else {
-            let substrate = Substrate::parse(&self.substrate)?;
-            let (result, stats) = inference::run_on_chip(&dir, self.epoch, split, substrate, self.chip.settings()?)
-                .with_context(context)?;
-            println!(
-                "chip: {} runs, {} retries, {:.3} s waiting for the chip, {} configuration words written",
-                stats.runs, stats.retries, stats.chip_seconds, stats.words_written
-            );
-            result
+        let result = match self.chip.for_run(&dir, self.substrate.as_deref())? {
+            None => inference::run(&dir, self.epoch, split).with_context(context)?,
+            Some((substrate, settings)) => {
+                let (result, stats) =
+                    inference::run_on_chip(&dir, self.epoch, split, substrate, settings).with_context(context)?;
+                println!(
+                    "chip: {} runs, {} retries, {:.3} s waiting for the chip, {} configuration words written",
+                    stats.runs, stats.retries, stats.chip_seconds, stats.words_written
+                );
+                result
+            }
         };
         println!(
             "{} accuracy {:.2}% ({}/{}), loss {:.6}, epoch {}; output times in {}",

@@ -52,6 +52,13 @@ impl Default for ChipOptions {
     }
 }
 
+/// The run's own `calibration.json`, if it was made for the chip `identity`.
+pub fn run_calibration(dir: &RunDir, identity: &str) -> Option<(PathBuf, CalibrationFile)> {
+    let own = dir.calibration();
+    let file = CalibrationFile::load(&own).ok()?;
+    (file.chip == identity).then_some((own, file))
+}
+
 /// The chip of a run whose substrate is not `sim`, calibrated as chosen; None in simulation. A calibration
 /// used is copied into the run's folder.
 pub fn open(config: &Config, dir: &RunDir, options: &ChipOptions) -> Result<Option<ChipBackend>, ChipError> {
@@ -75,10 +82,9 @@ pub fn open(config: &Config, dir: &RunDir, options: &ChipOptions) -> Result<Opti
         CalibrationChoice::Automatic => {
             let targets = config_targets(config, settings.scales)
                 .ok_or_else(|| ChipError::Unsupported("a network without a NeuronLayer".into()))?;
-            let identity = substrate.identity(chip_seed);
             let own = dir.calibration();
-            let file = match CalibrationFile::load(&own) {
-                Ok(file) if file.chip == identity && file.targets == targets => {
+            let file = match run_calibration(dir, &substrate.identity(chip_seed)) {
+                Some((_, file)) if file.targets == targets => {
                     tracing::info!("using the run's calibration {}", own.display());
                     file
                 }
