@@ -61,28 +61,7 @@ fn the_integrator_forward_pass_trains_like_the_exact_one() {
 
 #[test]
 fn xor_is_learned() {
-    let config = "
-dataset_params: {name: xor}
-default_neuron_params: {tau_syn: 1.0, tau_mem: 1.0, g_leak: 1.0, leak: 0.0, threshold: 1.0, max_dw_norm: null}
-network_layout:
-  n_inputs: 4
-  layers:
-  - {name: BroadcastLayer}
-  - {name: NeuronLayer, size: 10, weights_mean: 1.5, weights_std: 0.8, max_num_missing_spikes: 0.3}
-  - {name: BroadcastLayer}
-  - {name: NeuronLayer, size: 2, weights_mean: 1.0, weights_std: 0.8, max_num_missing_spikes: 0.0}
-training_params:
-  batch_size: 4
-  epoch_number: 500
-  learning_rate: 0.003
-  optimizer: adam
-  loss: {type: shift_invariant_MSE, delta_t: 0.5}
-  torch_seed: 3
-  numpy_seed: 3
-  weight_bumping_value: 0.001
-  weight_bumping_exp: true
-  weight_bumping_targeted: true
-";
+    let config = include_str!("data/xor_10_hidden.yaml");
     let session = train(config, 500);
     assert_eq!(session.state.history.last().unwrap().val_accuracy, 1.0);
 }
