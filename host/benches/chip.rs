@@ -11,7 +11,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use bss2_firmware_sim::ChipProfile;
-use bss2_host::chip::{ChipBackend, ChipSettings, Substrate};
+use bss2_firmware_sim::serve::ServerFaults;
+use bss2_host::chip::{Chip, ChipBackend, ChipSettings};
 use bss2_host::config::Config;
 use bss2_host::network::Network;
 use bss2_host::train::evaluate::batch_inputs;
@@ -32,8 +33,8 @@ fn throughput(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1000));
     for (profile, window) in [("ideal", 7.0), ("default", 7.0), ("default", 30.0)] {
         let settings = ChipSettings { window, ..ChipSettings::default() };
-        let substrate = Substrate::Emulator { profile: ChipProfile::builtin(profile).expect("built in") };
-        let mut chip = ChipBackend::new(&network, substrate, settings).expect("maps");
+        let emulator = Chip::embedded(ChipProfile::builtin(profile).expect("built in"), 1, &ServerFaults::default());
+        let mut chip = ChipBackend::new(&network, emulator, settings).expect("maps");
         chip.forward(&network, &batches[0]).expect("configures");
         group.bench_function(format!("{profile}_window{window}"), |b| {
             b.iter(|| {

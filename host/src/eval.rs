@@ -21,12 +21,13 @@ use std::path::{Path, PathBuf};
 
 use tracing::info;
 
-use crate::chip::{ChipBackend, ChipError, ChipSettings, ChipStats, Substrate};
+use crate::chip::{ChipError, ChipStats};
 use crate::config::Config;
 use crate::data::{Dataset, DatasetSpec, yin_yang};
+use crate::forward::{ForwardPass, Placement, Simulation};
 use crate::inference::load_network;
 use crate::model::Matrix;
-use crate::network::{ForwardOptions, Layer, Network};
+use crate::network::{Layer, Network};
 use crate::plot::{self, Classified, Curves, NeuronTimes, PlotError, SummaryPanels};
 use crate::rng::{self, Purpose};
 use crate::train::checkpoint;
@@ -63,26 +64,27 @@ pub enum EvalError {
         /// What is wrong.
         message: String,
     },
+    /// The plots folder cannot be made.
+    #[error("cannot create the folder {}", path.display())]
+    Folder {
+        /// The folder.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// Loading the run failed.
     #[error(transparent)]
     Run(#[from] RunError),
     /// The chip failed.
     #[error(transparent)]
     Chip(#[from] ChipError),
+    /// A membrane recording asked of the simulation.
+    #[error("recording neuron {0}'s membrane needs a chip (--substrate)")]
+    RecordNeedsChip(usize),
     /// A plot could not be written.
     #[error(transparent)]
     Plot(#[from] PlotError),
-}
-
-/// Chip settings of an evaluation on a chip.
-#[derive(Clone, Debug)]
-pub struct ChipEval {
-    /// Where the chip is.
-    pub substrate: Substrate,
-    /// Backend settings.
-    pub settings: ChipSettings,
-    /// Record this logical neuron's membrane for the first [`TRACE_SAMPLES`] test samples.
-    pub record_neuron: Option<usize>,
 }
 
 /// What `eval` did.
@@ -115,17 +117,22 @@ impl Record {
     }
 }
 
-/// Runs `data` in order in batches of `batch`, collecting every NeuronLayer's times from `forward`.
-fn record<E>(
-    data: &Dataset,
-    batch: usize,
+/// Runs `data` in order in batches of `batch`, collecting every NeuronLayer's times from `forward` (the noise
+/// stream of inference at `epoch`, as `bss2 inference` draws it).
+fn record(
+    forward: &mut dyn ForwardPass,
+    network: &Network,
+    config: &Config,
     loss: &Loss,
-    mut forward: impl FnMut(&Matrix) -> Result<Vec<Matrix>, E>,
-) -> Result<Record, E> {
+    data: &Dataset,
+    epoch: usize,
+) -> Result<Record, ChipError> {
+    let mut noise = rng::stream(config.training.seed, Purpose::Inference, epoch as u64);
+    let batch = config.training.batch_size_eval;
     let mut layers: Vec<Matrix> = Vec::new();
     let indices: Vec<usize> = (0..data.len()).collect();
     for chunk in indices.chunks(batch.max(1)) {
-        let out = forward(&batch_inputs(data, chunk))?;
+        let out = forward.layers(network, &batch_inputs(data, chunk), &mut noise)?;
         if layers.is_empty() {
             layers = out.iter().map(|m| Matrix { rows: 0, cols: m.cols, data: Vec::new() }).collect();
         }
@@ -136,25 +143,6 @@ fn record<E>(
     }
     let predictions = layers.last().map(|m| loss.predictions(m)).unwrap_or_default();
     Ok(Record { layers, predictions })
-}
-
-/// The simulation's record of a data set.
-fn simulate(network: &Network, config: &Config, loss: &Loss, data: &Dataset, epoch: usize) -> Record {
-    let mut noise = rng::stream(config.training.seed, Purpose::Inference, epoch as u64);
-    let result = record(data, config.training.batch_size_eval, loss, |inputs| {
-        let mut opts = ForwardOptions {
-            rounding: config.training.rounding_precision,
-            integrator: config.training.integrator,
-            noise: &mut noise,
-        };
-        Ok::<_, std::convert::Infallible>(
-            network.forward(inputs, &mut opts).neuron_outputs.into_iter().flatten().collect(),
-        )
-    });
-    match result {
-        Ok(r) => r,
-        Err(never) => match never {},
-    }
 }
 
 /// Parses `metrics.csv` by its header; `bumped_batches` (if present) gives the bump epochs.
@@ -238,8 +226,15 @@ fn plane_points(config: &Config, data: &Dataset) -> Option<Vec<(f64, f64)>> {
     )
 }
 
-/// Makes every plot of the run in `dir` at `epoch` (default: the latest saved) into `epoch_<N>/plots/`.
-pub fn run(dir: &RunDir, epoch: Option<usize>, chip: Option<ChipEval>) -> Result<EvalReport, EvalError> {
+/// Makes every plot of the run in `dir` at `epoch` (default: the latest saved) into `epoch_<N>/plots/`, with
+/// the network placed in simulation or on a chip; on a chip, `record_neuron`'s membrane is recorded for the
+/// first [`TRACE_SAMPLES`] test samples.
+pub fn run(
+    dir: &RunDir,
+    epoch: Option<usize>,
+    placement: Placement,
+    record_neuron: Option<usize>,
+) -> Result<EvalReport, EvalError> {
     if !dir.root.is_dir() {
         return Err(EvalError::NoFolder(dir.root.clone()));
     }
@@ -252,31 +247,26 @@ pub fn run(dir: &RunDir, epoch: Option<usize>, chip: Option<ChipEval>) -> Result
     curves.batches_per_epoch = Some(data.train.len().div_ceil(config.training.batch_size.max(1)) as f64);
     let loss = Loss::for_config(&config);
     let folder = dir.epoch(epoch).join("plots");
-    std::fs::create_dir_all(&folder)
-        .map_err(|e| EvalError::File { path: folder.clone(), message: format!("cannot create the folder: {e}") })?;
+    std::fs::create_dir_all(&folder).map_err(|source| EvalError::Folder { path: folder.clone(), source })?;
 
-    let batch = config.training.batch_size_eval;
-    let (train, test, sim_test, stats, traces) = match &chip {
-        None => {
-            let train = simulate(&network, &config, &loss, &data.train, epoch);
-            let test = simulate(&network, &config, &loss, &data.test, epoch);
-            (train, test, None, None, None)
+    let mut forward = placement.open(&network, &config.training)?;
+    let train = record(forward.as_mut(), &network, &config, &loss, &data.train, epoch)?;
+    let test = record(forward.as_mut(), &network, &config, &loss, &data.test, epoch)?;
+    let traces = match (record_neuron, forward.as_chip()) {
+        (None, _) => None,
+        (Some(k), None) => return Err(EvalError::RecordNeedsChip(k)),
+        (Some(k), Some(chip)) => {
+            let rows: Vec<usize> = (0..TRACE_SAMPLES.min(data.test.len())).collect();
+            Some((k, chip.record_membrane(&network, &batch_inputs(&data.test, &rows), k)?))
         }
-        Some(c) => {
-            let mut backend = ChipBackend::new(&network, c.substrate.clone(), c.settings.clone())?;
-            let mut on_chip = |inputs: &Matrix| backend.forward(&network, inputs).map(|f| f.layers);
-            let train = record(&data.train, batch, &loss, &mut on_chip)?;
-            let test = record(&data.test, batch, &loss, &mut on_chip)?;
-            let traces = match c.record_neuron {
-                Some(k) => {
-                    let rows: Vec<usize> = (0..TRACE_SAMPLES.min(data.test.len())).collect();
-                    Some((k, backend.record_membrane(&network, &batch_inputs(&data.test, &rows), k)?))
-                }
-                None => None,
-            };
-            let sim = simulate(&network, &config, &loss, &data.test, epoch);
-            (train, test, Some(sim), Some(backend.stats()), traces)
-        }
+    };
+    // On a chip, the simulation's times of the test set for the measured-vs-ideal plot.
+    let on_chip = forward.as_chip().is_some();
+    let (sim_test, stats) = if on_chip {
+        let mut simulation = Simulation::new(&config.training);
+        (Some(record(&mut simulation, &network, &config, &loss, &data.test, epoch)?), Some(forward.stats()))
+    } else {
+        (None, None)
     };
 
     let class_names: Vec<String> = match config.dataset.spec() {
@@ -285,7 +275,7 @@ pub fn run(dir: &RunDir, epoch: Option<usize>, chip: Option<ChipEval>) -> Result
     };
     let c_train = Classified { labels: &data.train.labels, predictions: &train.predictions, class_names: &class_names };
     let c_test = Classified { labels: &data.test.labels, predictions: &test.predictions, class_names: &class_names };
-    let on = if chip.is_some() { " (chip)" } else { "" };
+    let on = if on_chip { " (chip)" } else { "" };
     let mut plots = Vec::new();
     let mut stem = |name: &str| {
         let s = folder.join(name);

@@ -2,16 +2,16 @@
 
 use std::path::PathBuf;
 
-use crate::chip::{ChipBackend, ChipSettings, ChipStats, Substrate};
+use crate::chip::ChipStats;
 use crate::config::Config;
 use crate::data::{Dataset, Split};
+use crate::forward::Placement;
 use crate::io::{write_npy_f64, write_npy_i64};
 use crate::network::Network;
 use crate::rng::{self, Purpose};
 use crate::tensors::TensorFile;
 use crate::train::evaluate::{Evaluation, evaluate};
 use crate::train::loss::Loss;
-use crate::train::on_chip;
 use crate::train::run_dir::RunDir;
 use crate::train::runner::RunError;
 use crate::train::session::Splits;
@@ -42,37 +42,27 @@ pub fn split_label(split: Split) -> &'static str {
     }
 }
 
-/// Runs `split` through the network of `epoch_<epoch>` (default: the latest saved) of the run in `dir`, and
-/// writes `<split>_output_times.npy` (float64 `[samples, outputs]`, +inf = no spike) and `<split>_labels.npy`
-/// (int64) next to the network. Needs only `dir/config.yaml` and `dir/epoch_<N>/network.safetensors`.
-pub fn run(dir: &RunDir, epoch: Option<usize>, split: Split) -> Result<InferenceResult, RunError> {
-    let saved = SavedRun::load(dir, epoch, split)?;
-    let loss = Loss::for_config(&saved.config);
-    let mut noise = rng::stream(saved.config.training.seed, Purpose::Inference, saved.epoch as u64);
-    let result = evaluate(&saved.network, &saved.config, &loss, saved.set(), &mut noise);
-    saved.write(dir, split, &result)
-}
-
-/// Like [`run`], with the forward pass on a chip: the embedded emulator or an endpoint. Returns the chip's
-/// counters too.
-pub fn run_on_chip(
+/// Runs `split` through the network of `epoch_<epoch>` (default: the latest saved) of the run in `dir`, placed
+/// in simulation or on a chip, and writes `<split>_output_times.npy` (float64 `[samples, outputs]`, +inf = no
+/// spike) and `<split>_labels.npy` (int64) next to the network. Needs only `dir/config.yaml` and
+/// `dir/epoch_<N>/network.safetensors`. Returns the chip's counters too (zero in simulation).
+pub fn run(
     dir: &RunDir,
     epoch: Option<usize>,
     split: Split,
-    substrate: Substrate,
-    settings: ChipSettings,
+    placement: Placement,
 ) -> Result<(InferenceResult, ChipStats), RunError> {
     let saved = SavedRun::load(dir, epoch, split)?;
-    let mut chip = ChipBackend::new(&saved.network, substrate, settings)?;
+    let mut forward = placement.open(&saved.network, &saved.config.training)?;
     let loss = Loss::for_config(&saved.config);
-    let result = on_chip::evaluate(&mut chip, &saved.network, &saved.config, &loss, saved.set())?;
-    Ok((saved.write(dir, split, &result)?, chip.stats()))
+    let mut noise = rng::stream(saved.config.training.seed, Purpose::Inference, saved.epoch as u64);
+    let result = evaluate(forward.as_mut(), &saved.network, &saved.config, &loss, saved.set(), &mut noise)?;
+    Ok((saved.write(dir, split, &result)?, forward.stats()))
 }
 
 /// Reads a saved network (`epoch_<N>/network.safetensors`) of a run with this config.
 pub fn load_network(config: &Config, path: &std::path::Path) -> Result<Network, RunError> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| RunError::NothingToResume(format!("{}: cannot read the network: {e}", path.display())))?;
+    let bytes = std::fs::read(path).map_err(|source| RunError::Read { what: "network", path: path.into(), source })?;
     let file = TensorFile::from_bytes(&bytes).map_err(|source| RunError::Tensors { path: path.into(), source })?;
     let mut network = Network::new(&config.layout, config.training.seed);
     network.load_tensors(&file).map_err(|source| RunError::Tensors { path: path.into(), source })?;
@@ -93,9 +83,7 @@ impl SavedRun {
         let config = Config::load(&dir.config())?;
         let epoch = match epoch {
             Some(e) => e,
-            None => *dir.saved_epochs().last().ok_or_else(|| {
-                RunError::NothingToResume(format!("{}: no epoch_<N>/network.safetensors found", dir.root.display()))
-            })?,
+            None => *dir.saved_epochs().last().ok_or_else(|| RunError::NoSavedNetwork { dir: dir.root.clone() })?,
         };
         let network = load_network(&config, &dir.network(epoch))?;
         let data = Splits::build(&config)?;

@@ -3,9 +3,11 @@
 //! reproduces its published test outputs.
 
 use bss2_firmware_sim::ChipProfile;
-use bss2_host::chip::{ChipBackend, ChipSettings, Substrate};
+use bss2_firmware_sim::serve::ServerFaults;
+use bss2_host::chip::{Chip, ChipBackend, ChipSettings};
 use bss2_host::config::Config;
 use bss2_host::data::Split;
+use bss2_host::forward::Placement;
 use bss2_host::inference;
 use bss2_host::io::read_npy_f64;
 use bss2_host::model::Matrix;
@@ -22,6 +24,11 @@ const CHIP_READY: &str = include_str!("../../configs/yin_yang_chipready_W.yaml")
 
 /// The chip-ready config (4 inputs) with bias spikes at `biases`, a NeuronLayer of `size` neurons (the layer under
 /// test) and the 3 outputs the data set needs.
+/// The embedded emulator with the ideal profile, chip seed 1.
+fn ideal() -> Chip {
+    Chip::embedded(ChipProfile::ideal(), 1, &ServerFaults::default())
+}
+
 fn single_layer_config(biases: &[f64], size: usize, ratio_two: bool, threshold: f64) -> Config {
     let mut doc: yaml_serde::Value = yaml_serde::from_str(CHIP_READY).unwrap();
     let (tau_mem, g_leak) = if ratio_two { (2.0, 0.5) } else { (1.0, 1.0) };
@@ -105,7 +112,7 @@ proptest! {
         };
         let settings = ChipSettings::default();
         let mut chip =
-            ChipBackend::new(&network, Substrate::Emulator { profile: ChipProfile::ideal() }, settings.clone()).unwrap();
+            ChipBackend::new(&network, ideal(), settings.clone()).unwrap();
         let measured = chip.forward(&network, &inputs).unwrap();
         let mut noise = bss2_host::rng::stream(0, bss2_host::rng::Purpose::Inference, 0);
         let mut opts = ForwardOptions { rounding: None, integrator: None, noise: &mut noise };
@@ -152,8 +159,8 @@ fn the_chip_ready_network_reproduces_its_reference_outputs_on_an_ideal_chip() {
     let dir = tempfile::tempdir().unwrap();
     common::convert(entry, dir.path());
     let run = RunDir::new(dir.path());
-    let substrate = Substrate::Emulator { profile: ChipProfile::ideal() };
-    let (result, stats) = inference::run_on_chip(&run, None, Split::Test, substrate, ChipSettings::default()).unwrap();
+    let placement = Placement::chip(ideal(), ChipSettings::default());
+    let (result, stats) = inference::run(&run, None, Split::Test, placement).unwrap();
     let (_, outputs) = read_npy_f64(&result.outputs_path).unwrap();
     let want = common::rows(&entry["test_output_times"]).concat();
     let mut differences: Vec<f64> = outputs
@@ -185,9 +192,9 @@ fn the_chip_ready_network_on_a_default_chip_without_calibration() {
     let run = RunDir::new(dir.path());
     let mut accuracies = Vec::new();
     for seed in [1, 2, 1] {
-        let settings = ChipSettings { chip_seed: seed, ..ChipSettings::default() };
-        let substrate = Substrate::Emulator { profile: ChipProfile::default_chip() };
-        let (result, _) = inference::run_on_chip(&run, None, Split::Test, substrate, settings).unwrap();
+        let chip = Chip::embedded(ChipProfile::default_chip(), seed, &ServerFaults::default());
+        let (result, _) =
+            inference::run(&run, None, Split::Test, Placement::chip(chip, ChipSettings::default())).unwrap();
         let (_, outputs) = read_npy_f64(&result.outputs_path).unwrap();
         accuracies.push((result.accuracy, outputs));
     }
@@ -231,7 +238,7 @@ fn gradients_at_the_chips_measured_times_match_the_simulation_on_an_ideal_chip()
     let replayed = network.backward(&network.forward_measured(&inputs, &sim_outputs), &delta).unwrap();
     assert_eq!(replayed, sim_grads, "the measured-times pass is the simulation's pass when the times agree");
 
-    let mut chip = ChipBackend::new(&network, Substrate::Emulator { profile: ChipProfile::ideal() }, settings).unwrap();
+    let mut chip = ChipBackend::new(&network, ideal(), settings).unwrap();
     let measured = chip.forward(&network, &inputs).unwrap();
     let chip_record = network.forward_measured(&inputs, &measured.layers);
     let chip_delta = loss.evaluate(chip_record.output(), &labels, 0.0).delta;

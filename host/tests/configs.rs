@@ -260,7 +260,7 @@ fn check_generic(name: &str, config: &Config) {
 
 /// Facts of the configs under the reference's names: its seeds, optimiser, schedule, bumping, loss family.
 fn check_reference_family(name: &str, config: &Config) {
-    assert_eq!(config.training.substrate, "sim", "{name}");
+    assert_eq!(config.training.substrate.to_string(), "sim", "{name}");
     assert_eq!(config.training.seed, 2000, "{name}");
     assert_eq!(config.training.numpy_seed, Some(12345), "{name}");
     assert_eq!(config.training.optimizer, OptimizerConfig::Adam, "{name}");
@@ -283,7 +283,7 @@ fn the_chip_config_is_the_fast_and_deep_chip_setup() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/yin_yang_chip.yaml");
     let config = Config::load(&path).unwrap();
     check_generic("yin_yang_chip.yaml", &config);
-    assert_eq!(config.training.substrate, "emulator");
+    assert_eq!(config.training.substrate.to_string(), "emulator");
     assert_eq!(config.training.chip_seed, 1);
     assert_eq!(
         layer_names(&config.layout.layers),

@@ -3,9 +3,13 @@
 
 use std::path::Path;
 
-use bss2_host::chip::{ChipSettings, Substrate};
+use bss2_firmware_sim::ChipProfile;
+use bss2_firmware_sim::serve::ServerFaults;
+use bss2_host::chip::{Chip, ChipSettings};
 use bss2_host::config::{Config, Overrides};
-use bss2_host::eval::{self, ChipEval, EvalError};
+use bss2_host::eval::{self, EvalError};
+use bss2_host::forward::Placement;
+use bss2_host::text::chain;
 use bss2_host::train::run_dir::RunDir;
 use bss2_host::train::runner::train;
 
@@ -67,7 +71,7 @@ const COMMON: [&str; 10] = [
 fn eval_of_a_sim_run_writes_every_plot() {
     let dir = tempfile::tempdir().unwrap();
     let run = tiny_run(dir.path(), Config::load(&config_file("yin_yang.yaml")).unwrap(), 2);
-    let report = eval::run(&run, None, None).unwrap();
+    let report = eval::run(&run, None, Placement::Simulation, None).unwrap();
     assert_eq!(report.epoch, 2);
     assert_eq!(report.folder, run.epoch(2).join("plots"));
     let mut expected = COMMON.to_vec();
@@ -85,16 +89,17 @@ fn eval_of_a_sim_run_writes_every_plot() {
     assert_eq!(curves.lines().count(), 1 + 3, "a header and epochs 0..=2");
 }
 
+/// The embedded emulator with the ideal profile, chip seed 1.
+fn ideal_chip() -> Placement {
+    let chip = Chip::embedded(ChipProfile::ideal(), 1, &ServerFaults::default());
+    Placement::chip(chip, ChipSettings::default())
+}
+
 #[test]
 fn eval_on_the_emulated_chip_adds_measured_vs_ideal_and_a_membrane_trace() {
     let dir = tempfile::tempdir().unwrap();
     let run = tiny_run(dir.path(), Config::load(&config_file("yin_yang_chipready_W.yaml")).unwrap(), 2);
-    let chip = ChipEval {
-        substrate: Substrate::parse("emulator:ideal").unwrap(),
-        settings: ChipSettings::default(),
-        record_neuron: Some(31),
-    };
-    let report = eval::run(&run, None, Some(chip)).unwrap();
+    let report = eval::run(&run, None, ideal_chip(), Some(31)).unwrap();
     let mut expected = COMMON.to_vec();
     expected.extend([
         "hidden_raster_layer_2",
@@ -120,12 +125,7 @@ fn eval_on_the_emulated_chip_adds_measured_vs_ideal_and_a_membrane_trace() {
         assert!(of(1.0) > 0, "sample {sample}: input spikes");
     }
     // A neuron outside the network is refused with a clear error.
-    let chip = ChipEval {
-        substrate: Substrate::parse("emulator:ideal").unwrap(),
-        settings: ChipSettings::default(),
-        record_neuron: Some(200),
-    };
-    let message = eval::run(&run, None, Some(chip)).unwrap_err().to_string();
+    let message = chain(&eval::run(&run, None, ideal_chip(), Some(200)).unwrap_err());
     assert!(message.contains("neuron 200"), "{message}");
 }
 
@@ -135,7 +135,7 @@ fn eval_of_a_data_set_without_a_plane_skips_the_plane() {
     let config = Config::parse_str(include_str!("data/xor_10_hidden.yaml")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let run = tiny_run(dir.path(), config, 3);
-    let report = eval::run(&run, None, None).unwrap();
+    let report = eval::run(&run, None, Placement::Simulation, None).unwrap();
     assert!(!report.folder.join("plane_test.png").exists());
     let mut expected: Vec<&str> = COMMON.iter().copied().filter(|p| !p.starts_with("plane_")).collect();
     expected.extend([
@@ -152,25 +152,25 @@ fn eval_of_a_data_set_without_a_plane_skips_the_plane() {
 fn bad_input_gives_errors_that_name_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let missing = RunDir::new(dir.path().join("nothing"));
-    let e = eval::run(&missing, None, None).unwrap_err();
+    let e = eval::run(&missing, None, Placement::Simulation, None).unwrap_err();
     assert!(matches!(e, EvalError::NoFolder(_)) && e.to_string().contains("nothing"), "{e}");
 
     let run = tiny_run(dir.path(), Config::load(&config_file("yin_yang.yaml")).unwrap(), 1);
-    let e = eval::run(&run, Some(7), None).unwrap_err().to_string();
+    let e = eval::run(&run, Some(7), Placement::Simulation, None).unwrap_err().to_string();
     assert!(e.contains("epoch_7/network.safetensors") && e.contains("saved epochs 1"), "{e}");
 
     std::fs::write(run.metrics(), "epoch,train_loss\n0,nan\n").unwrap();
-    let e = eval::run(&run, None, None).unwrap_err().to_string();
+    let e = eval::run(&run, None, Placement::Simulation, None).unwrap_err().to_string();
     assert!(e.contains("metrics.csv") && e.contains("train_accuracy"), "{e}");
     std::fs::remove_file(run.metrics()).unwrap();
-    let e = eval::run(&run, None, None).unwrap_err().to_string();
+    let e = eval::run(&run, None, Placement::Simulation, None).unwrap_err().to_string();
     assert!(e.contains("metrics.csv"), "{e}");
 
     std::fs::remove_file(run.config()).unwrap();
-    let e = eval::run(&run, None, None).unwrap_err().to_string();
+    let e = eval::run(&run, None, Placement::Simulation, None).unwrap_err().to_string();
     assert!(e.contains("config.yaml"), "{e}");
 
     std::fs::write(run.network(1), b"not a network").unwrap();
-    let e = eval::run(&run, Some(1), None);
+    let e = eval::run(&run, Some(1), Placement::Simulation, None);
     assert!(e.is_err());
 }

@@ -2,6 +2,7 @@
 //! our safetensors format, they must reproduce the reference's test-set output times and accuracy.
 
 use bss2_host::data::Split;
+use bss2_host::forward::Placement;
 use bss2_host::inference;
 use bss2_host::io::read_npy_f64;
 use bss2_host::train::run_dir::RunDir;
@@ -21,7 +22,7 @@ fn pretrained_networks_reproduce_the_reference_outputs() {
         let entry = &doc[*name];
         let dir = tempfile::tempdir().unwrap();
         let (_, epoch) = convert(entry, dir.path());
-        let result = inference::run(&RunDir::new(dir.path()), None, Split::Test).unwrap();
+        let result = inference::run(&RunDir::new(dir.path()), None, Split::Test, Placement::Simulation).unwrap().0;
         assert_eq!(result.epoch, epoch);
         let (shape, outputs) = read_npy_f64(&result.outputs_path).unwrap();
         let want = rows(&entry["test_output_times"]);

@@ -2,88 +2,22 @@
 //! protocol, one program per batch, and cuts the recording into per-sample first-spike times.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bss2_calibration::calibrate::Targets;
 use bss2_calibration::file::CalibrationFile;
-use bss2_firmware_sim::serve::{ServerFaults, in_process};
-use bss2_firmware_sim::{ChipProfile, Emulator};
 use bss2_protocol::label::SpikeLabel;
 use bss2_protocol::program::{CYCLES_PER_US, Program, ProgramBuilder, Response};
-use bss2_protocol::transport::{BlockingConnection, Endpoint, Link};
+use bss2_protocol::transport::BlockingConnection;
 
-use super::ChipError;
 use super::config::{
     CircuitValues, SYNAPSE_DAC_BIAS, Scales, choose_dac, nominal_values, static_writes, synapse_quad_words,
 };
 use super::layout::{self, LOGICAL_NEURONS};
 use super::mapping::{ChipMapping, External, SynapseImage, quantise};
+use super::{Chip, ChipError};
 use crate::model::Matrix;
 use crate::network::{Layer, Network};
-
-/// The environment variable naming the chip endpoint a config's `substrate: hx` means.
-pub const ENDPOINT_VARIABLE: &str = "BSS2_ENDPOINT";
-
-/// Where the chip is.
-#[derive(Clone, Debug)]
-pub enum Substrate {
-    /// The embedded emulator with a profile.
-    Emulator {
-        /// The chip profile.
-        profile: ChipProfile,
-    },
-    /// A served or real chip.
-    Endpoint(Endpoint),
-}
-
-impl Substrate {
-    /// The identity a calibration of this chip records.
-    pub fn identity(&self, chip_seed: u64) -> String {
-        match self {
-            Substrate::Emulator { profile } => super::targets::emulator_identity(profile, chip_seed),
-            Substrate::Endpoint(endpoint) => endpoint.to_string(),
-        }
-    }
-
-    /// The substrate a config or command line names: None for `sim`; the reference's `hx` (and `hx_pynn`)
-    /// is the chip at `BSS2_ENDPOINT` (the command line's `--substrate` replaces the config's value instead).
-    pub fn resolve(text: &str) -> Result<Option<Substrate>, ChipError> {
-        match text {
-            "sim" => Ok(None),
-            "hx" | "hx_pynn" => match std::env::var(ENDPOINT_VARIABLE) {
-                Ok(endpoint) if !endpoint.trim().is_empty() => Substrate::parse(endpoint.trim()).map(Some),
-                _ => Err(ChipError::Substrate(format!(
-                    "{text:?} means a chip endpoint: give it with --substrate tcp://HOST:PORT (or udp://, serial://, \
-                     usb://) or in {ENDPOINT_VARIABLE}; --substrate emulator uses the embedded emulator"
-                ))),
-            },
-            other => Substrate::parse(other).map(Some),
-        }
-    }
-
-    /// Parses `emulator`, `emulator:ideal`, `emulator:PROFILE.yaml`, `tcp://...`, `udp://...`, `serial://...`,
-    /// `usb://...`.
-    pub fn parse(text: &str) -> Result<Substrate, ChipError> {
-        if text == "emulator" {
-            return Ok(Substrate::Emulator { profile: ChipProfile::default_chip() });
-        }
-        if let Some(name) = text.strip_prefix("emulator:") {
-            let profile = match ChipProfile::builtin(name) {
-                Some(p) => p,
-                None => ChipProfile::load(std::path::Path::new(name))
-                    .map_err(|e| ChipError::Substrate(format!("{text}: {e}")))?,
-            };
-            return Ok(Substrate::Emulator { profile });
-        }
-        Endpoint::parse(text).map(Substrate::Endpoint).map_err(|e| {
-            ChipError::Substrate(format!(
-                "{text:?}: {e} (expected sim, emulator, emulator:ideal, emulator:PROFILE.yaml, tcp://HOST:PORT, \
-                 udp://HOST:PORT, serial://PATH or usb://VID:PID)"
-            ))
-        })
-    }
-}
 
 /// Settings of the backend.
 #[derive(Clone, Debug)]
@@ -98,10 +32,6 @@ pub struct ChipSettings {
     pub retries: usize,
     /// Longest wait for one program's answer.
     pub timeout: Duration,
-    /// Seed of the embedded emulator.
-    pub chip_seed: u64,
-    /// Faults of the embedded emulator's link and program execution (tests).
-    pub faults: ServerFaults,
     /// A calibration of this chip (its file, for messages): CapMem values instead of the nominal ones.
     pub calibration: Option<(PathBuf, CalibrationFile)>,
 }
@@ -114,10 +44,40 @@ impl Default for ChipSettings {
             offset_us: 100.0,
             retries: 5,
             timeout: Duration::from_secs(10),
-            chip_seed: 1,
-            faults: ServerFaults::default(),
             calibration: None,
         }
+    }
+}
+
+/// The longest program the FPGA's 32-bit timer can time (us): 2^32 cycles at 125 MHz, about 34.4 s.
+pub const MAX_PROGRAM_US: f64 = 4_294_967_296.0 / CYCLES_PER_US as f64;
+
+impl ChipSettings {
+    /// Checks that a batch of `batch` samples fits one program: positive, finite window and time unit, and
+    /// the whole train (offset, then one window per sample) inside the FPGA timer's range.
+    pub fn check(&self, batch: usize) -> Result<(), ChipError> {
+        let setting = |name: &'static str, value: f64, why: String| Err(ChipError::Setting { name, value, why });
+        let (window, unit) = (self.window, self.scales.time_unit_us);
+        if !(window > 0.0 && window.is_finite()) {
+            return setting("window", window, "must be a positive number of model time units".into());
+        }
+        if !(unit > 0.0 && unit.is_finite()) {
+            return setting("time unit", unit, "must be a positive number of microseconds".into());
+        }
+        let program_us = self.offset_us + batch as f64 * window * unit;
+        if !(program_us < MAX_PROGRAM_US) {
+            return setting(
+                "window",
+                window,
+                format!(
+                    "a batch of {batch} samples of {window} model units at {unit} us per unit lasts {:.3e} s, longer \
+                     than the FPGA timer's {:.1} s (choose a shorter --window or --time-unit-us)",
+                    program_us * 1e-6,
+                    MAX_PROGRAM_US * 1e-6
+                ),
+            );
+        }
+        Ok(())
     }
 }
 
@@ -136,13 +96,10 @@ pub struct ChipStats {
     pub words_written: u64,
 }
 
-/// Nominal CapMem values of every circuit from the profile's curves (a served chip: the default profile's) for
-/// each mapped layer's model, and the DAC bias chosen with them.
-fn nominal_circuit_values(mapping: &ChipMapping, substrate: &Substrate, scales: Scales) -> (Vec<CircuitValues>, u16) {
-    let curves = match substrate {
-        Substrate::Emulator { profile } => profile.curves.clone(),
-        Substrate::Endpoint(_) => ChipProfile::default_chip().curves,
-    };
+/// Nominal CapMem values of every circuit from the chip's nominal curves for each mapped layer's model, and the
+/// DAC bias chosen with them.
+fn nominal_circuit_values(mapping: &ChipMapping, chip: &Chip, scales: Scales) -> (Vec<CircuitValues>, u16) {
+    let curves = chip.nominal_curves();
     let params: Vec<_> = mapping.layers.iter().map(|l| l.params).collect();
     let dac = choose_dac(&curves, &params, scales);
     // Circuits outside the network (threshold off) get the first layer's values.
@@ -158,8 +115,8 @@ fn nominal_circuit_values(mapping: &ChipMapping, substrate: &Substrate, scales: 
     (values, dac)
 }
 
-/// Checks that a calibration's targets are what each mapped layer's model needs.
-fn check_targets(mapping: &ChipMapping, t: &Targets, scales: Scales) -> Result<(), String> {
+/// Checks that a calibration's targets (of the file at `path`) are what each mapped layer's model needs.
+fn check_targets(mapping: &ChipMapping, t: &Targets, scales: Scales, path: &std::path::Path) -> Result<(), ChipError> {
     for layer in &mapping.layers {
         let want = super::targets::circuit_targets(&layer.params, scales);
         let names = ["tau_mem_us", "tau_syn_us", "leak_mv", "reset_mv", "threshold_mv", "gain"];
@@ -169,10 +126,13 @@ fn check_targets(mapping: &ChipMapping, t: &Targets, scales: Scales) -> Result<(
                 [t.tau_mem_us[c], t.tau_syn_exc_us[c], t.leak_mv[c], t.reset_mv[c], t.threshold_mv[c], t.gain_exc[c]];
             for ((name, g), w) in names.iter().zip(got).zip(want) {
                 if (g - w).abs() > 1e-6 * w.abs().max(1.0) {
-                    return Err(format!(
-                        "made for {name} = {g} but layer {} needs {w} (recalibrate with --from-config)",
-                        layer.chain_index
-                    ));
+                    return Err(ChipError::CalibrationTargets {
+                        path: path.to_path_buf(),
+                        parameter: name,
+                        found: g,
+                        needed: w,
+                        layer: layer.chain_index,
+                    });
                 }
             }
         }
@@ -209,13 +169,12 @@ pub struct ChipForward {
 /// A chip with a network mapped onto it.
 #[derive(Debug)]
 pub struct ChipBackend {
-    substrate: Substrate,
+    chip: Chip,
     settings: ChipSettings,
     mapping: ChipMapping,
     values: Vec<CircuitValues>,
     /// Synapse DAC bias of every quadrant.
     dac: u16,
-    emulator: Option<Arc<Mutex<Emulator>>>,
     connection: Option<BlockingConnection>,
     /// Static configuration already on the chip.
     configured: bool,
@@ -228,25 +187,18 @@ pub struct ChipBackend {
 }
 
 impl ChipBackend {
-    /// Maps a network onto a chip; CapMem values from the profile's nominal curves.
-    pub fn new(network: &Network, substrate: Substrate, settings: ChipSettings) -> Result<ChipBackend, ChipError> {
+    /// Maps a network onto a chip; CapMem values from the calibration in `settings`, else from the chip's
+    /// nominal curves.
+    pub fn new(network: &Network, chip: Chip, settings: ChipSettings) -> Result<ChipBackend, ChipError> {
         let mapping = ChipMapping::new(network)?;
         let (values, dac) = match &settings.calibration {
             Some((path, file)) => {
-                file.check_chip(path, &substrate.identity(settings.chip_seed))
-                    .map_err(|e| ChipError::Calibration(e.to_string()))?;
-                check_targets(&mapping, &file.targets, settings.scales)
-                    .map_err(|e| ChipError::Calibration(format!("{}: {e}", path.display())))?;
+                file.check_chip(path, &chip.identity())?;
+                check_targets(&mapping, &file.targets, settings.scales, path)?;
                 // Calibrations are measured at the standard DAC bias.
                 (file.values.clone(), SYNAPSE_DAC_BIAS)
             }
-            None => nominal_circuit_values(&mapping, &substrate, settings.scales),
-        };
-        let emulator = match &substrate {
-            Substrate::Emulator { profile } => {
-                Some(Arc::new(Mutex::new(Emulator::new(profile.clone(), settings.chip_seed))))
-            }
-            Substrate::Endpoint(_) => None,
+            None => nominal_circuit_values(&mapping, &chip, settings.scales),
         };
         let mut layer_of_neuron = vec![None; LOGICAL_NEURONS];
         for (l, layer) in mapping.layers.iter().enumerate() {
@@ -256,12 +208,11 @@ impl ChipBackend {
         }
         let label_table = layout::label_table(&mapping.neuron_slots);
         Ok(ChipBackend {
-            substrate,
+            chip,
             settings,
             mapping,
             values,
             dac,
-            emulator,
             connection: None,
             configured: false,
             written_quads: None,
@@ -282,43 +233,30 @@ impl ChipBackend {
         self.settings.scales
     }
 
-    /// Programs the embedded emulator has executed (None for an endpoint, whose count the host cannot know).
-    pub fn emulator_runs(&self) -> Option<u64> {
-        self.emulator.as_ref().map(|e| e.lock().unwrap_or_else(|p| p.into_inner()).runs())
-    }
-
-    /// Continues the embedded emulator's trial-to-trial noise after `runs` programs (a resumed training sees
-    /// the noise an uninterrupted one would have). An endpoint's chip keeps its own noise.
-    pub fn continue_after(&mut self, runs: u64) {
-        match &self.emulator {
-            Some(e) => e.lock().unwrap_or_else(|p| p.into_inner()).continue_after(runs),
-            None => tracing::info!("a served chip's noise is its own: a resumed run does not repeat it exactly"),
-        }
+    /// The chip.
+    pub fn chip(&self) -> &Chip {
+        &self.chip
     }
 
     fn connect(&mut self) -> Result<&mut BlockingConnection, ChipError> {
         if self.connection.is_none() {
-            let mut connection = match (&self.substrate, &self.emulator) {
-                (Substrate::Emulator { .. }, Some(emulator)) => {
-                    let (emulator, faults, seed) =
-                        (emulator.clone(), self.settings.faults.clone(), self.settings.chip_seed);
-                    BlockingConnection::with_link(move || Link::new(in_process(emulator, &faults, seed)))
-                }
-                (Substrate::Endpoint(endpoint), _) => BlockingConnection::open(endpoint),
-                (Substrate::Emulator { .. }, None) => unreachable!("the emulator is created with the backend"),
-            }
-            .map_err(|e| ChipError::Connection(e.to_string()))?;
-            connection.set_timeout(self.settings.timeout);
+            self.connection = Some(self.chip.connect(self.settings.timeout)?);
             // A new connection may meet a chip whose state we do not know: configure everything again.
             self.configured = false;
             self.written_quads = None;
-            self.connection = Some(connection);
         }
         Ok(self.connection.as_mut().expect("just connected"))
     }
 
+    /// Runs `program` on the chip over the current connection (made if needed).
+    fn run(&mut self, program: &Program) -> Result<Response, ChipError> {
+        let connection = self.connect()?;
+        connection.run(program).map_err(|source| ChipError::Run { chip: self.chip.identity(), source })
+    }
+
     /// Runs a batch `[batch, n_inputs]` of input times on the chip with the network's current weights.
     pub fn forward(&mut self, network: &Network, inputs: &Matrix) -> Result<ChipForward, ChipError> {
+        self.settings.check(inputs.rows)?;
         let quads = self.synapse_quads(network);
         let mut last_error = None;
         for attempt in 0..self.settings.retries.max(1) {
@@ -328,8 +266,7 @@ impl ChipBackend {
             let building = Instant::now();
             let program = self.program(inputs, &quads);
             let started = Instant::now();
-            let outcome =
-                self.connect().and_then(|c| c.run(&program).map_err(|e| ChipError::Connection(e.to_string())));
+            let outcome = self.run(&program);
             let answered = Instant::now();
             let forward = outcome.and_then(|response| self.dissect(&response, inputs.rows));
             self.stats.chip_seconds += (answered - started).as_secs_f64();
@@ -458,11 +395,7 @@ impl ChipBackend {
             // The stamp counts whole cycles: take the middle of the cycle.
             let t = ((spike.chip_time as f64 + 0.5) / CYCLES_PER_US as f64 - self.settings.offset_us) / tu;
             if t > duration + self.settings.window {
-                return Err(ChipError::Stall(format!(
-                    "a spike at {:.1} us lies beyond the run's {:.1} us",
-                    t * tu,
-                    duration * tu
-                )));
+                return Err(ChipError::Stall { spike_us: t * tu, run_us: duration * tu });
             }
             if t < 0.0 {
                 continue;
@@ -516,6 +449,7 @@ impl ChipBackend {
         use bss2_protocol::containers::{Container, MadcControl, NeuronConfig, ReadoutSource, UInt, WritableContainer};
         use bss2_protocol::coords::Neuron;
 
+        self.settings.check(inputs.rows)?;
         let Some((layer, _)) = self.layer_of_neuron.get(neuron).copied().flatten() else {
             return Err(ChipError::Unsupported(format!(
                 "neuron {neuron} is not part of the network on the chip (it uses neurons 0..{})",
@@ -532,7 +466,7 @@ impl ChipBackend {
             *word = writes.iter().rev().find(|w| w.0 == *address).map_or(0, |w| w.1);
         }
         let mut readout = NeuronConfig::decode(&words)
-            .map_err(|e| ChipError::Unsupported(format!("the neuron configuration does not decode: {e}")))?;
+            .map_err(|source| ChipError::Configuration { circuit: layout::circuits(neuron)[0], source })?;
         readout.enable_readout = true;
         readout.readout_source = ReadoutSource::Membrane;
         writes.extend(readout.writes(coord).into_iter().map(|w| (w.address, w.data)));
@@ -566,7 +500,7 @@ impl ChipBackend {
         self.configured = false;
         self.written_quads = None;
         let started = Instant::now();
-        let response = self.connect().and_then(|c| c.run(&program).map_err(|e| ChipError::Connection(e.to_string())));
+        let response = self.run(&program);
         self.stats.chip_seconds += started.elapsed().as_secs_f64();
         let response = response.inspect_err(|_| self.connection = None)?;
         self.stats.runs += 1;

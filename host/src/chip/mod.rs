@@ -7,40 +7,120 @@
 pub mod backend;
 pub mod calibrating;
 pub mod config;
+pub mod device;
 pub mod inspect;
 pub mod layout;
 pub mod mapping;
 pub mod targets;
 
-pub use backend::{ChipBackend, ChipForward, ChipSettings, ChipStats, MembraneTrace, Substrate};
+use std::path::PathBuf;
 
-/// Why a network cannot run on the chip, or a run failed.
+pub use backend::{ChipBackend, ChipForward, ChipSettings, ChipStats, MembraneTrace};
+pub use device::Chip;
+
+/// Why a network cannot run on the chip, or a run failed. Each variant's text says what happened; its source,
+/// where it has one, says why.
 #[derive(Debug, thiserror::Error)]
 pub enum ChipError {
-    /// The network needs something the chip path does not offer.
+    /// The network needs something the chip path does not offer: train it in simulation, or change the layer.
     #[error("not supported on the chip: {0}")]
     Unsupported(String),
-    /// The network is larger than the chip.
+    /// The network is larger than the chip: make it smaller.
     #[error("the network does not fit on the chip: {0}")]
     Capacity(String),
-    /// The substrate string is not understood.
-    #[error("substrate {0}")]
-    Substrate(String),
-    /// Connecting or talking to the chip failed.
-    #[error("{0}")]
-    Connection(String),
-    /// The recording shows a stalled run.
-    #[error("the FPGA stalled: {0}")]
-    Stall(String),
-    /// A calibration file cannot be used for this chip or network.
-    #[error("{0}")]
-    Calibration(String),
-    /// Every attempt failed.
-    #[error("the chip failed {attempts} times in a row; last error: {last}")]
+    /// A backend setting out of range.
+    #[error("{name} {value}: {why}")]
+    Setting {
+        /// The setting.
+        name: &'static str,
+        /// Its value.
+        value: f64,
+        /// What is wrong.
+        why: String,
+    },
+    /// The reference's `hx` names a real chip, but no endpoint was given.
+    #[error(
+        "substrate {name:?} means a chip endpoint: give it with --substrate tcp://HOST:PORT (or udp://, serial://, \
+         usb://) or in BSS2_ENDPOINT; --substrate emulator uses the embedded emulator"
+    )]
+    NoEndpoint {
+        /// `hx` or `hx_pynn`.
+        name: String,
+    },
+    /// The emulator's profile file cannot be used (the error names the file): fix or replace it.
+    #[error(transparent)]
+    Profile(#[from] bss2_firmware_sim::profile::ProfileError),
+    /// The chip cannot be reached: check that it is served at the endpoint.
+    #[error("cannot connect to {chip}")]
+    Connect {
+        /// The chip's identity (endpoint, or emulator profile and seed).
+        chip: String,
+        /// Why.
+        #[source]
+        source: bss2_protocol::transport::ConnectionError,
+    },
+    /// A program did not come back (timeout, broken link, malformed answer).
+    #[error("running a program on {chip}")]
+    Run {
+        /// The chip's identity.
+        chip: String,
+        /// Why.
+        #[source]
+        source: bss2_protocol::transport::ConnectionError,
+    },
+    /// The recording shows a stalled run: a spike stamped after the run's end.
+    #[error("the FPGA stalled: a spike at {spike_us:.1} us lies beyond the run's {run_us:.1} us")]
+    Stall {
+        /// The spike's time after the first sample's start (us).
+        spike_us: f64,
+        /// The run's length (us).
+        run_us: f64,
+    },
+    /// A calibration file cannot be read, written or used for this chip (the error names the file).
+    #[error(transparent)]
+    CalibrationFile(#[from] bss2_calibration::file::FileError),
+    /// A calibration was made for other targets than the network needs: recalibrate with `--from-config`.
+    #[error(
+        "{}: made for {parameter} = {found} but layer {layer} needs {needed} (recalibrate with --from-config)",
+        path.display()
+    )]
+    CalibrationTargets {
+        /// The calibration file.
+        path: PathBuf,
+        /// The parameter.
+        parameter: &'static str,
+        /// Its target in the file.
+        found: f64,
+        /// What the layer needs.
+        needed: f64,
+        /// The layer's index in the chain.
+        layer: usize,
+    },
+    /// Calibrating the chip failed.
+    #[error("calibrating {chip}")]
+    Calibrating {
+        /// The chip's identity.
+        chip: String,
+        /// Why.
+        #[source]
+        source: bss2_calibration::calibrate::CalibrationError,
+    },
+    /// The backend's own configuration does not decode (a bug: please report it).
+    #[error("the neuron configuration written for circuit {circuit} does not decode")]
+    Configuration {
+        /// The circuit.
+        circuit: usize,
+        /// The decoder's complaint.
+        #[source]
+        source: bss2_protocol::containers::ContainerError,
+    },
+    /// Every attempt failed: the source is the last failure.
+    #[error("the chip failed {attempts} times in a row")]
     GaveUp {
         /// Attempts made.
         attempts: usize,
         /// The last failure.
+        #[source]
         last: Box<ChipError>,
     },
 }

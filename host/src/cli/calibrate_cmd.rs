@@ -7,19 +7,20 @@ use anyhow::{Context, bail};
 use bss2_calibration::calibrate::{Achieved, Targets};
 use bss2_calibration::file::CalibrationFile;
 use bss2_firmware_sim::serve::ServerFaults;
-use bss2_host::chip::Substrate;
+use bss2_host::chip::Chip;
 use bss2_host::chip::calibrating::{self, Origin};
 use bss2_host::chip::config::Scales;
 use bss2_host::chip::targets::{config_targets, uniform_targets};
 use bss2_host::config::Config;
 use bss2_host::model::{NeuronParams, TauRatio};
+use bss2_host::substrate::Substrate;
 
 /// Measure every neuron circuit of a chip and fit its CapMem values to targets; writes a calibration file.
 #[derive(Debug, clap::Args)]
 pub struct Cmd {
     /// The chip: emulator, emulator:ideal, emulator:PROFILE.yaml, tcp://HOST:PORT, udp://HOST:PORT, serial://PATH.
     #[arg(long, default_value = "emulator")]
-    substrate: String,
+    substrate: Substrate,
     /// Seed of the embedded emulator.
     #[arg(long, default_value_t = 1)]
     chip_seed: u64,
@@ -107,9 +108,13 @@ impl Cmd {
         if let Some(text) = &self.target {
             apply_targets(text, &mut targets)?;
         }
-        let substrate = Substrate::parse(&self.substrate)?;
+        let Substrate::Chip(location) = &self.substrate else {
+            bail!("--substrate sim: a calibration needs a chip (emulator, emulator:ideal, tcp://HOST:PORT, ...)")
+        };
+        let hx = super::hx_endpoint(&self.substrate)?;
+        let chip = Chip::open(location, hx.as_ref(), self.chip_seed, &self.faults)?;
         let started = Instant::now();
-        let (file, origin) = calibrating::obtain(&substrate, self.chip_seed, &targets, &self.faults, self.force)?;
+        let (file, origin) = calibrating::obtain(&chip, &targets, self.force)?;
         file.save(&self.out)?;
         if origin == Origin::Cached {
             println!(

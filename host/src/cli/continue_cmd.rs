@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use super::train_cmd::RunChipArgs;
-use bss2_host::config::Overrides;
+use bss2_host::config::{Config, Overrides};
 use bss2_host::train::run_dir::RunDir;
 use bss2_host::train::runner;
 
@@ -28,11 +28,17 @@ pub struct Cmd {
 impl Cmd {
     pub fn run(self) -> anyhow::Result<()> {
         let dir = RunDir::new(&self.dir);
+        // The substrate the run goes on with, for its chip options (a config that cannot be read is reported by
+        // `resume`).
+        let substrate = match &self.chip.substrate {
+            Some(s) => s.clone(),
+            None => Config::load(&dir.config()).map(|c| c.training.substrate).unwrap_or_default(),
+        };
         let summary = runner::resume(
             &dir,
             self.from,
             Overrides { epochs: self.epochs, ..self.chip.overrides() },
-            &self.chip.options()?,
+            &self.chip.options(&substrate)?,
         )
         .with_context(|| format!("continuing {}", self.dir.display()))?;
         println!(

@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use bss2_host::eval::{self, ChipEval};
+use bss2_host::eval;
+use bss2_host::forward::Placement;
+use bss2_host::substrate::Substrate;
 use bss2_host::train::run_dir::RunDir;
 
 use super::inference_cmd::ChipArgs;
@@ -20,7 +22,7 @@ pub struct Cmd {
     /// Run the network on a chip too (emulator, emulator:ideal, tcp://HOST:PORT, ...; default: for a run
     /// trained on a chip, that chip with the config's chip seed and the run's calibration.json).
     #[arg(long)]
-    substrate: Option<String>,
+    substrate: Option<Substrate>,
     /// On a chip: record the membrane of this logical neuron (numbered layer by layer from 0) with the MADC for
     /// the first test samples.
     #[arg(long)]
@@ -32,14 +34,12 @@ pub struct Cmd {
 impl Cmd {
     pub fn run(self) -> anyhow::Result<()> {
         let dir = RunDir::new(&self.dir);
-        let chip = match self.chip.for_run(&dir, self.substrate.as_deref())? {
-            None => {
-                anyhow::ensure!(self.record_neuron.is_none(), "--record-neuron needs a chip (--substrate)");
-                None
-            }
-            Some((substrate, settings)) => Some(ChipEval { substrate, settings, record_neuron: self.record_neuron }),
-        };
-        let report = eval::run(&dir, self.epoch, chip).with_context(|| format!("eval of {}", self.dir.display()))?;
+        let placement = self.chip.placement(&dir, self.substrate)?;
+        if matches!(placement, Placement::Simulation) {
+            anyhow::ensure!(self.record_neuron.is_none(), "--record-neuron needs a chip (--substrate)");
+        }
+        let report = eval::run(&dir, self.epoch, placement, self.record_neuron)
+            .with_context(|| format!("eval of {}", self.dir.display()))?;
         if let Some(stats) = report.chip {
             println!(
                 "chip: {} runs, {} retries, {:.3} s waiting for the chip, {} configuration words written",

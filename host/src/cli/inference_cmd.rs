@@ -3,10 +3,13 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use bss2_host::chip::{ChipSettings, Substrate};
+use bss2_firmware_sim::serve::ServerFaults;
+use bss2_host::chip::{Chip, ChipSettings};
 use bss2_host::config::Config;
 use bss2_host::data::Split;
+use bss2_host::forward::Placement;
 use bss2_host::inference;
+use bss2_host::substrate::Substrate;
 use bss2_host::train::chip_run::run_calibration;
 use bss2_host::train::run_dir::RunDir;
 
@@ -33,7 +36,7 @@ pub struct Cmd {
     /// emulator:PROFILE.yaml, tcp://HOST:PORT, udp://HOST:PORT, serial://PATH[?baud=N] or usb://VID:PID
     /// (default: where the run was trained).
     #[arg(long)]
-    substrate: Option<String>,
+    substrate: Option<Substrate>,
     #[command(flatten)]
     chip: ChipArgs,
 }
@@ -65,15 +68,8 @@ pub struct ChipArgs {
 impl ChipArgs {
     /// The backend settings.
     pub fn settings(&self) -> anyhow::Result<ChipSettings> {
-        anyhow::ensure!(self.window > 0.0 && self.window.is_finite(), "--window must be positive, got {}", self.window);
-        anyhow::ensure!(
-            self.time_unit_us > 0.0 && self.time_unit_us.is_finite(),
-            "--time-unit-us must be positive, got {}",
-            self.time_unit_us
-        );
         anyhow::ensure!(self.timeout > 0.0 && self.timeout.is_finite(), "--timeout must be positive");
-        let chip_seed = self.chip_seed.unwrap_or(1);
-        let mut settings = ChipSettings { chip_seed, window: self.window, ..ChipSettings::default() };
+        let mut settings = ChipSettings { window: self.window, ..ChipSettings::default() };
         settings.scales.time_unit_us = self.time_unit_us;
         settings.retries = self.retries.max(1);
         settings.timeout = std::time::Duration::from_secs_f64(self.timeout);
@@ -84,21 +80,22 @@ impl ChipArgs {
         Ok(settings)
     }
 
-    /// The chip a saved run is evaluated on: `substrate` if given, else the chip the run was trained on (none for
-    /// a run trained in simulation). A run trained on a chip brings its chip seed and, where it was made for this
-    /// chip, its calibration.json, unless --chip-seed or --calibration say otherwise.
-    pub fn for_run(&self, dir: &RunDir, substrate: Option<&str>) -> anyhow::Result<Option<(Substrate, ChipSettings)>> {
-        let trained_on = Config::load(&dir.config()).ok().filter(|c| c.training.substrate != "sim");
-        let text = substrate.map(str::to_string).or_else(|| trained_on.as_ref().map(|c| c.training.substrate.clone()));
-        let Some(substrate) = text.as_deref().map(Substrate::resolve).transpose()?.flatten() else { return Ok(None) };
+    /// Where a saved run is evaluated: on `substrate` if given, else where the run was trained. A run trained
+    /// on a chip brings its chip seed and, where it was made for this chip, its calibration.json, unless
+    /// --chip-seed or --calibration say otherwise.
+    pub fn placement(&self, dir: &RunDir, substrate: Option<Substrate>) -> anyhow::Result<Placement> {
+        let trained_on = Config::load(&dir.config()).ok().filter(|c| !c.training.substrate.is_simulation());
+        let substrate =
+            substrate.or_else(|| trained_on.as_ref().map(|c| c.training.substrate.clone())).unwrap_or_default();
+        let Substrate::Chip(location) = &substrate else { return Ok(Placement::Simulation) };
+        let chip_seed = self.chip_seed.or(trained_on.as_ref().map(|c| c.training.chip_seed)).unwrap_or(1);
+        let hx = super::hx_endpoint(&substrate)?;
+        let chip = Chip::open(location, hx.as_ref(), chip_seed, &ServerFaults::default())?;
         let mut settings = self.settings()?;
-        if let (None, Some(config)) = (self.chip_seed, &trained_on) {
-            settings.chip_seed = config.training.chip_seed;
-        }
         if settings.calibration.is_none() {
-            settings.calibration = run_calibration(dir, &substrate.identity(settings.chip_seed));
+            settings.calibration = run_calibration(dir, &chip.identity());
         }
-        Ok(Some((substrate, settings)))
+        Ok(Placement::chip(chip, settings))
     }
 }
 
@@ -111,18 +108,15 @@ impl Cmd {
         };
         let dir = RunDir::new(&self.dir);
         let context = || format!("inference on {}", self.dir.display());
-        let result = match self.chip.for_run(&dir, self.substrate.as_deref())? {
-            None => inference::run(&dir, self.epoch, split).with_context(context)?,
-            Some((substrate, settings)) => {
-                let (result, stats) =
-                    inference::run_on_chip(&dir, self.epoch, split, substrate, settings).with_context(context)?;
-                println!(
-                    "chip: {} runs, {} retries, {:.3} s waiting for the chip, {} configuration words written",
-                    stats.runs, stats.retries, stats.chip_seconds, stats.words_written
-                );
-                result
-            }
-        };
+        let placement = self.chip.placement(&dir, self.substrate)?;
+        let on_chip = matches!(placement, Placement::Chip(..));
+        let (result, stats) = inference::run(&dir, self.epoch, split, placement).with_context(context)?;
+        if on_chip {
+            println!(
+                "chip: {} runs, {} retries, {:.3} s waiting for the chip, {} configuration words written",
+                stats.runs, stats.retries, stats.chip_seconds, stats.words_written
+            );
+        }
         println!(
             "{} accuracy {:.2}% ({}/{}), loss {:.6}, epoch {}; output times in {}",
             inference::split_label(split),

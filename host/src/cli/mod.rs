@@ -12,6 +12,9 @@ mod train_cmd;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
+use anyhow::Context;
+use bss2_host::substrate::{ChipLocation, Substrate};
+use bss2_protocol::transport::Endpoint;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
@@ -81,6 +84,25 @@ pub fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The environment variable naming the chip endpoint a config's `substrate: hx` means.
+pub const ENDPOINT_VARIABLE: &str = "BSS2_ENDPOINT";
+
+/// The endpoint the reference's substrate `hx` stands for, read from [`ENDPOINT_VARIABLE`] when `substrate` is
+/// `hx` (None otherwise, or when the variable is unset or empty: opening the chip then says what to do).
+fn hx_endpoint(substrate: &Substrate) -> anyhow::Result<Option<Endpoint>> {
+    if !matches!(substrate, Substrate::Chip(ChipLocation::Hx { .. })) {
+        return Ok(None);
+    }
+    match std::env::var(ENDPOINT_VARIABLE) {
+        Ok(text) if !text.trim().is_empty() => {
+            let endpoint =
+                Endpoint::parse(text.trim()).with_context(|| format!("{ENDPOINT_VARIABLE} (for {substrate})"))?;
+            Ok(Some(endpoint))
+        }
+        _ => Ok(None),
     }
 }
 

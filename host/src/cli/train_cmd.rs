@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use bss2_host::config::{Config, Overrides};
+use bss2_host::substrate::Substrate;
 use bss2_host::train::chip_run::{CalibrationChoice, ChipOptions};
 use bss2_host::train::run_dir::RunDir;
 use bss2_host::train::runner;
@@ -33,7 +34,7 @@ pub struct RunChipArgs {
     /// emulator:ideal, emulator:PROFILE.yaml, tcp://HOST:PORT, udp://HOST:PORT, serial://PATH or usb://VID:PID.
     /// The config's `hx` means the endpoint in BSS2_ENDPOINT.
     #[arg(long)]
-    pub substrate: Option<String>,
+    pub substrate: Option<Substrate>,
     /// Replaces the config's training_params.chip_seed (the embedded emulator's fixed pattern and noise).
     #[arg(long)]
     pub chip_seed: Option<u64>,
@@ -57,8 +58,8 @@ impl RunChipArgs {
         Overrides { substrate: self.substrate.clone(), chip_seed: self.chip_seed, ..Overrides::default() }
     }
 
-    /// The chip options.
-    pub fn options(&self) -> anyhow::Result<ChipOptions> {
+    /// The chip options for a run on `substrate` (the config's, after the overrides).
+    pub fn options(&self, substrate: &Substrate) -> anyhow::Result<ChipOptions> {
         anyhow::ensure!(self.timeout > 0.0 && self.timeout.is_finite(), "--timeout must be positive");
         let calibration = match (&self.calibration, self.no_calibration) {
             (Some(path), _) => CalibrationChoice::File(path.clone()),
@@ -66,6 +67,7 @@ impl RunChipArgs {
             (None, false) => CalibrationChoice::Automatic,
         };
         Ok(ChipOptions {
+            hx_endpoint: super::hx_endpoint(substrate)?,
             calibration,
             retries: self.retries.max(1),
             timeout: std::time::Duration::from_secs_f64(self.timeout),
@@ -78,7 +80,7 @@ impl Cmd {
     pub fn run(self) -> anyhow::Result<()> {
         let overrides = Overrides { epochs: self.epochs, seed: self.seed, ..self.chip.overrides() };
         let config = Config::load(&self.config)?.with_overrides(overrides)?;
-        let options = self.chip.options()?;
+        let options = self.chip.options(&config.training.substrate)?;
         let output = self.output.unwrap_or_else(|| {
             let stem = self.config.file_stem().map_or("run".into(), |s| s.to_string_lossy().into_owned());
             PathBuf::from("results").join(format!("{stem}_{}", super::timestamp()))

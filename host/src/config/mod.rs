@@ -84,7 +84,7 @@ pub struct Overrides {
     /// `training_params.torch_seed` (and `numpy_seed`).
     pub seed: Option<u64>,
     /// `training_params.substrate`.
-    pub substrate: Option<String>,
+    pub substrate: Option<crate::substrate::Substrate>,
     /// `training_params.chip_seed`.
     pub chip_seed: Option<u64>,
 }
@@ -115,7 +115,7 @@ impl Config {
         let defaults = PartialNeuronParams::parse(&defaults_section)?;
         // The defaults must be complete by themselves (layers may still override them).
         defaults.resolve(defaults_section.path(), false)?;
-        let strict_leak = training.substrate == "sim";
+        let strict_leak = training.substrate.is_simulation();
         let layout = Layout::parse(&root.section("network_layout")?, &defaults, strict_leak)?;
         let dataset = DatasetConfig::parse(&root.section("dataset_params")?, layout.n_inputs)?;
         let config = Config { dataset, layout, training, document };
@@ -164,7 +164,7 @@ impl Config {
                 training.insert("numpy_seed".into(), Value::from(seed));
             }
             if let Some(substrate) = overrides.substrate {
-                training.insert("substrate".into(), Value::from(substrate));
+                training.insert("substrate".into(), Value::from(substrate.to_string()));
             }
             if let Some(chip_seed) = overrides.chip_seed {
                 training.insert("chip_seed".into(), Value::from(chip_seed));

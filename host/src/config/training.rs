@@ -2,6 +2,7 @@
 
 use super::ConfigError;
 use super::reader::Section;
+use crate::substrate::Substrate;
 
 /// Optimiser (one parameter group per layer).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -147,9 +148,9 @@ pub struct TrainingConfig {
     pub training_noise: Option<TrainingNoise>,
     /// Weight bumping.
     pub bumping: BumpingConfig,
-    /// `sim`, or a chip substrate: `emulator[:PROFILE]`, an endpoint URL, or `hx` (the endpoint comes from the
-    /// command line or `BSS2_ENDPOINT`). Checked for form here, opened by the trainer.
-    pub substrate: String,
+    /// Where forward passes run: the simulation, or a chip (`emulator[:PROFILE]`, an endpoint, or the
+    /// reference's `hx`, whose endpoint the command line supplies). Opened by the trainer.
+    pub substrate: Substrate,
     /// Seed of the embedded emulator's fixed pattern and noise (this tool's key; default 1).
     pub chip_seed: u64,
     /// Replace the closed-form forward pass by the Euler integrator.
@@ -232,22 +233,11 @@ fn parse_scheduler(s: &Section) -> Result<Option<SchedulerConfig>, ConfigError> 
     Ok(Some(config))
 }
 
-/// The substrates training runs on: `sim`, the embedded emulator, a chip endpoint, or the reference's `hx` /
-/// `hx_pynn` (a chip whose endpoint is given on the command line or in `BSS2_ENDPOINT`).
-fn parse_substrate(s: &Section) -> Result<String, ConfigError> {
-    let text = s.opt_str("substrate")?.unwrap_or("sim");
-    let known = ["sim", "hx", "hx_pynn", "emulator"].contains(&text)
-        || ["emulator:", "tcp://", "udp://", "serial://", "usb://"].iter().any(|p| text.starts_with(p));
-    if known {
-        Ok(text.to_string())
-    } else {
-        Err(s.error(
-            "substrate",
-            format!(
-                "unknown substrate {text:?} (expected sim, emulator, emulator:ideal, emulator:PROFILE.yaml, \
-                 tcp://HOST:PORT, udp://HOST:PORT, serial://PATH, usb://VID:PID or hx)"
-            ),
-        ))
+/// The substrate training runs on (grammar in [`crate::substrate`]); the default is the simulation.
+fn parse_substrate(s: &Section) -> Result<Substrate, ConfigError> {
+    match s.opt_str("substrate")? {
+        None => Ok(Substrate::Simulation),
+        Some(text) => text.parse().map_err(|e| s.error("substrate", crate::text::chain(&e))),
     }
 }
 

@@ -1,19 +1,22 @@
-//! Opening the chip a run trains on: the substrate from the config, its calibration (the run's own copy, the
-//! cache, or measured now), the backend settings from the command line.
+//! Opening where a run's forward passes happen: the simulation, or the chip of the config's substrate with its
+//! calibration (the run's own copy, the cache, or measured now) and the backend settings from the command line.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use bss2_calibration::file::CalibrationFile;
 use bss2_firmware_sim::serve::ServerFaults;
+use bss2_protocol::transport::Endpoint;
 
 use super::run_dir::RunDir;
 use crate::chip::calibrating::{self, Origin};
 use crate::chip::mapping::ChipMapping;
 use crate::chip::targets::config_targets;
-use crate::chip::{ChipBackend, ChipError, ChipSettings, Substrate};
+use crate::chip::{Chip, ChipBackend, ChipError, ChipSettings};
 use crate::config::Config;
+use crate::forward::{ForwardPass, Simulation};
 use crate::network::Network;
+use crate::substrate::Substrate;
 
 /// Which CapMem values the chip gets.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -30,6 +33,8 @@ pub enum CalibrationChoice {
 /// How a run reaches its chip (command-line options; the substrate and chip seed are in the config).
 #[derive(Clone, Debug)]
 pub struct ChipOptions {
+    /// The endpoint the reference's substrate `hx` stands for (the command line takes it from `BSS2_ENDPOINT`).
+    pub hx_endpoint: Option<Endpoint>,
     /// The calibration to apply.
     pub calibration: CalibrationChoice,
     /// Runs tried per batch.
@@ -44,6 +49,7 @@ impl Default for ChipOptions {
     fn default() -> Self {
         let settings = ChipSettings::default();
         ChipOptions {
+            hx_endpoint: None,
             calibration: CalibrationChoice::Automatic,
             retries: settings.retries,
             timeout: settings.timeout,
@@ -59,37 +65,33 @@ pub fn run_calibration(dir: &RunDir, identity: &str) -> Option<(PathBuf, Calibra
     (file.chip == identity).then_some((own, file))
 }
 
-/// The chip of a run whose substrate is not `sim`, calibrated as chosen; None in simulation. A calibration
-/// used is copied into the run's folder.
-pub fn open(config: &Config, dir: &RunDir, options: &ChipOptions) -> Result<Option<ChipBackend>, ChipError> {
-    let Some(substrate) = Substrate::resolve(&config.training.substrate)? else { return Ok(None) };
+/// Where the run's forward passes happen: the simulation, or the config's chip calibrated as chosen (a
+/// calibration used is copied into the run's folder).
+pub fn open(config: &Config, dir: &RunDir, options: &ChipOptions) -> Result<Box<dyn ForwardPass>, ChipError> {
+    let Substrate::Chip(location) = &config.training.substrate else {
+        return Ok(Box::new(Simulation::new(&config.training)));
+    };
     // The mapping needs only the network's shape; a network the chip cannot run is refused before calibrating.
     let network = Network::new(&config.layout, config.training.seed);
     ChipMapping::new(&network)?;
-    let chip_seed = config.training.chip_seed;
-    let mut settings = ChipSettings {
-        chip_seed,
-        retries: options.retries.max(1),
-        timeout: options.timeout,
-        faults: options.faults.clone(),
-        ..ChipSettings::default()
-    };
+    let chip = Chip::open(location, options.hx_endpoint.as_ref(), config.training.chip_seed, &options.faults)?;
+    let mut settings =
+        ChipSettings { retries: options.retries.max(1), timeout: options.timeout, ..ChipSettings::default() };
+    settings.check(config.training.batch_size.max(config.training.batch_size_eval))?;
     settings.calibration = match &options.calibration {
         CalibrationChoice::Nominal => None,
-        CalibrationChoice::File(path) => {
-            Some((path.clone(), CalibrationFile::load(path).map_err(|e| ChipError::Calibration(e.to_string()))?))
-        }
+        CalibrationChoice::File(path) => Some((path.clone(), CalibrationFile::load(path)?)),
         CalibrationChoice::Automatic => {
             let targets = config_targets(config, settings.scales)
                 .ok_or_else(|| ChipError::Unsupported("a network without a NeuronLayer".into()))?;
             let own = dir.calibration();
-            let file = match run_calibration(dir, &substrate.identity(chip_seed)) {
+            let file = match run_calibration(dir, &chip.identity()) {
                 Some((_, file)) if file.targets == targets => {
                     tracing::info!("using the run's calibration {}", own.display());
                     file
                 }
                 _ => {
-                    let (file, origin) = calibrating::obtain(&substrate, chip_seed, &targets, &options.faults, false)?;
+                    let (file, origin) = calibrating::obtain(&chip, &targets, false)?;
                     if origin == Origin::Measured && !file.failures.is_empty() {
                         tracing::warn!(
                             "{} calibration targets were missed (the circuits are listed in {})",
@@ -97,12 +99,12 @@ pub fn open(config: &Config, dir: &RunDir, options: &ChipOptions) -> Result<Opti
                             own.display()
                         );
                     }
-                    file.save(&own).map_err(|e| ChipError::Calibration(e.to_string()))?;
+                    file.save(&own)?;
                     file
                 }
             };
             Some((own, file))
         }
     };
-    ChipBackend::new(&network, substrate, settings).map(Some)
+    Ok(Box::new(ChipBackend::new(&network, chip, settings)?))
 }

@@ -1,9 +1,11 @@
 //! Evaluation of a network on a data set: output times, loss, accuracy (validation, test, inference).
 
+use crate::chip::ChipError;
 use crate::config::Config;
 use crate::data::Dataset;
+use crate::forward::ForwardPass;
 use crate::model::Matrix;
-use crate::network::{ForwardOptions, Network};
+use crate::network::Network;
 use crate::rng::Rng;
 
 use super::loss::Loss;
@@ -41,24 +43,20 @@ pub fn delay_penalty(network: &Network, loss: &Loss) -> f64 {
 }
 
 /// Runs `data` through the network in batches of `batch_size_eval`, in order, without training noise
-/// (hardware-aware noise, jitter and rounding apply as configured).
-pub fn evaluate(network: &Network, config: &Config, loss: &Loss, data: &Dataset, noise: &mut Rng) -> Evaluation {
+/// (hardware-aware noise, jitter and rounding apply as configured), on `forward`: the simulation or a chip.
+pub fn evaluate(
+    forward: &mut dyn ForwardPass,
+    network: &Network,
+    config: &Config,
+    loss: &Loss,
+    data: &Dataset,
+    noise: &mut Rng,
+) -> Result<Evaluation, ChipError> {
     let penalty = delay_penalty(network, loss);
-    let result = evaluate_with(config, loss, data, network.n_outputs(), penalty, |inputs| {
-        let mut opts = ForwardOptions {
-            rounding: config.training.rounding_precision,
-            integrator: config.training.integrator,
-            noise: &mut *noise,
-        };
-        let record = network.forward(inputs, &mut opts);
-        Ok::<_, std::convert::Infallible>(
-            record.neuron_outputs.into_iter().flatten().last().expect("the last layer is a NeuronLayer"),
-        )
-    });
-    match result {
-        Ok(evaluation) => evaluation,
-        Err(never) => match never {},
-    }
+    evaluate_with(config, loss, data, network.n_outputs(), penalty, |inputs| {
+        let mut layers = forward.layers(network, inputs, noise)?;
+        Ok(layers.pop().expect("the last layer is a NeuronLayer"))
+    })
 }
 
 /// Scores `data` run in order, in batches of `batch_size_eval`, through `forward` (a batch's input times to its

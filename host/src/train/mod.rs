@@ -5,7 +5,6 @@ pub mod checkpoint;
 pub mod chip_run;
 pub mod evaluate;
 pub mod loss;
-pub mod on_chip;
 pub mod optim;
 pub mod run_dir;
 pub mod runner;

@@ -1,5 +1,6 @@
 //! Whole runs: a fresh training, or a continued one, with snapshots, resume points, metrics and the final test.
 
+use std::path::PathBuf;
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -15,7 +16,7 @@ use crate::data::DataError;
 use crate::io::{IoError, remove_stale_temporaries, write_npy_f64, write_npy_i64};
 use crate::tensors::TensorError;
 
-/// Why a run failed.
+/// Why a run failed. Each variant names the folder or file concerned; the source says why.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// The config is invalid.
@@ -28,19 +29,53 @@ pub enum RunError {
     #[error(transparent)]
     Io(#[from] IoError),
     /// A saved network or resume point is unusable.
-    #[error("{path}: {source}")]
+    #[error("{}", path.display())]
     Tensors {
         /// The file.
-        path: std::path::PathBuf,
+        path: PathBuf,
         /// What is wrong.
+        #[source]
         source: TensorError,
+    },
+    /// A saved network or resume point cannot be read.
+    #[error("cannot read the {what} {}", path.display())]
+    Read {
+        /// What the file is ("network", "resume point").
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
     },
     /// Training failed.
     #[error(transparent)]
     Train(#[from] TrainError),
-    /// Nothing to continue from.
-    #[error("{0}")]
-    NothingToResume(String),
+    /// `train` into a folder that already holds (part of) a run: use `bss2 continue` or another `--output`.
+    #[error("{} already holds a run ({} exists); use `bss2 continue` or choose another --output", dir.display(), found.display())]
+    RunExists {
+        /// The results folder.
+        dir: PathBuf,
+        /// The first file of a run found in it.
+        found: PathBuf,
+    },
+    /// A run folder without any saved network.
+    #[error("{}: no epoch_<N>/network.safetensors found", dir.display())]
+    NoSavedNetwork {
+        /// The results folder.
+        dir: PathBuf,
+    },
+    /// `continue --epochs N` with N not above the epochs already trained.
+    #[error("--epochs {until}: the run has trained {done} epochs already; ask for more to continue it")]
+    NothingToTrain {
+        /// Epochs asked for in total.
+        until: usize,
+        /// Epochs trained.
+        done: usize,
+    },
+    /// `train --epochs 0` or a config with `epoch_number: 0`.
+    #[error("epoch_number is 0: a run trains at least one epoch")]
+    NoEpochs,
     /// The chip could not run the network.
     #[error(transparent)]
     Chip(#[from] crate::chip::ChipError),
@@ -65,19 +100,33 @@ pub struct Summary {
     pub seed: u64,
 }
 
-/// Starts a run in `dir` (created; must not hold a run already), in simulation or on the config's chip.
+/// The first file or folder of a run in `dir`, if any: a folder holding one is never written into by `train`.
+fn existing_run_file(dir: &RunDir) -> Option<PathBuf> {
+    let files = [dir.config(), dir.metrics(), dir.resume(), dir.summary(), dir.calibration()];
+    files.into_iter().find(|f| f.exists()).or_else(|| {
+        let entries = std::fs::read_dir(&dir.root).ok()?;
+        entries
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("epoch_")) && p.is_dir())
+    })
+}
+
+/// Starts a run in `dir` (created; must not hold any part of a run), in simulation or on the config's chip.
 pub fn train(config: Config, dir: &RunDir, chip: &ChipOptions) -> Result<Summary, RunError> {
-    if dir.resume().exists() {
-        return Err(RunError::NothingToResume(format!(
-            "{} already holds a run; use `bss2 continue` or choose another --output",
-            dir.root.display()
-        )));
+    if let Some(found) = existing_run_file(dir) {
+        return Err(RunError::RunExists { dir: dir.root.clone(), found });
     }
-    dir.write(&dir.config(), config.to_yaml().as_bytes())?;
+    if config.training.epoch_number == 0 {
+        return Err(RunError::NoEpochs);
+    }
     let data = Splits::build(&config)?;
+    // The chip (and its calibration) is opened before anything is written, so a network it cannot run leaves
+    // no folder behind.
+    let forward = chip_run::open(&config, dir, chip)?;
+    dir.write(&dir.config(), config.to_yaml().as_bytes())?;
     info!(dir = %dir.root.display(), train = data.train.len(), validation = data.validation.len(), test = data.test.len(), "starting training");
-    let chip = chip_run::open(&config, dir, chip)?;
-    let session = Session::start(config, data, chip)?;
+    let session = Session::start(config, data, forward)?;
     let first = &session.state.history[0];
     info!(epoch = 0, val_loss = first.val_loss, val_accuracy = first.val_accuracy, "before training");
     save_progress(&session, dir)?;
@@ -86,6 +135,7 @@ pub fn train(config: Config, dir: &RunDir, chip: &ChipOptions) -> Result<Summary
 
 /// Continues the run in `dir` from `epoch_<from>` (or the latest resume point) until `until` epochs (default:
 /// the config's `epoch_number`); `substrate` and `chip_seed` move it to another chip (or to the simulation).
+/// Everything is read and checked (config, resume point, chip) before anything in the folder changes.
 pub fn resume(dir: &RunDir, from: Option<usize>, changes: Overrides, chip: &ChipOptions) -> Result<Summary, RunError> {
     let mut config = Config::load(&dir.config())?;
     let changes = Overrides {
@@ -98,29 +148,32 @@ pub fn resume(dir: &RunDir, from: Option<usize>, changes: Overrides, chip: &Chip
     if changed {
         config = config.with_overrides(changes)?;
     }
+    let path = match from {
+        Some(e) => dir.snapshot_state(e),
+        None => dir.resume(),
+    };
+    let bytes =
+        std::fs::read(&path).map_err(|source| RunError::Read { what: "resume point", path: path.clone(), source })?;
+    let mut state =
+        checkpoint::load(&bytes, &config).map_err(|source| RunError::Tensors { path: path.clone(), source })?;
+    if config.training.epoch_number < state.epoch {
+        return Err(RunError::NothingToTrain { until: config.training.epoch_number, done: state.epoch });
+    }
+    state.history.truncate(state.epoch + 1);
+    let data = Splits::build(&config)?;
+    info!(dir = %dir.root.display(), from = state.epoch, until = config.training.epoch_number, "continuing training");
+    let forward = chip_run::open(&config, dir, chip)?;
     // A run killed while writing leaves temporary files beside the intact ones; clear them up.
     let stale = remove_stale_temporaries(&dir.root)
         + dir.saved_epochs().into_iter().map(|e| remove_stale_temporaries(&dir.epoch(e))).sum::<usize>();
     if stale > 0 {
         info!(files = stale, "removed temporary files of an interrupted write");
     }
-    let path = match from {
-        Some(e) => dir.snapshot_state(e),
-        None => dir.resume(),
-    };
-    let bytes = std::fs::read(&path)
-        .map_err(|e| RunError::NothingToResume(format!("{}: cannot read the resume point: {e}", path.display())))?;
-    let mut state =
-        checkpoint::load(&bytes, &config).map_err(|source| RunError::Tensors { path: path.clone(), source })?;
-    state.history.truncate(state.epoch + 1);
-    let data = Splits::build(&config)?;
-    info!(dir = %dir.root.display(), from = state.epoch, until = config.training.epoch_number, "continuing training");
-    let chip = chip_run::open(&config, dir, chip)?;
     // Only a run that can go on records its new settings.
     if changed {
         dir.write(&dir.config(), config.to_yaml().as_bytes())?;
     }
-    let session = Session::resume_on(config, data, state, chip);
+    let session = Session::resume_on(config, data, state, forward);
     save_progress(&session, dir)?;
     drive(session, dir)
 }

@@ -7,13 +7,13 @@ use serde::{Deserialize, Serialize};
 use super::bumping::{self, BumpState, NO_BUMP};
 use super::evaluate::{Evaluation, batch_inputs, delay_penalty, evaluate};
 use super::loss::Loss;
-use super::on_chip;
 use super::optim::{Optimizer, Scheduler};
-use crate::chip::{ChipBackend, ChipError, ChipStats};
+use crate::chip::{ChipError, ChipStats};
 use crate::config::{Config, LayerClip};
 use crate::data::{Dataset, Split};
-use crate::model::{Matrix, ModelError, NonFinite};
-use crate::network::{ForwardOptions, Gradients, Layer, Network};
+use crate::forward::{ForwardPass, Simulation};
+use crate::model::{Matrix, ModelError};
+use crate::network::{Gradients, Layer, Network};
 use crate::rng::{self, Purpose, Rng};
 
 /// One row of `metrics.csv`.
@@ -98,15 +98,15 @@ pub struct Session {
     scheduler: Scheduler,
     /// The evolving state.
     pub state: RunState,
-    /// The chip every forward pass runs on; None: simulation.
-    pub chip: Option<ChipBackend>,
+    /// Where every forward pass runs: the simulation or a chip.
+    pub forward: Box<dyn ForwardPass>,
 }
 
 /// Why a batch could not be trained.
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
     /// The exact model failed (non-finite gradient).
-    #[error("epoch {epoch}, batch {batch}: {source}")]
+    #[error("epoch {epoch}, batch {batch}")]
     Model {
         /// Epoch (1-based) being trained.
         epoch: usize,
@@ -116,7 +116,7 @@ pub enum TrainError {
         source: ModelError,
     },
     /// The chip failed (after its retries).
-    #[error("epoch {epoch}: {source}")]
+    #[error("epoch {epoch}")]
     Chip {
         /// Epoch (1-based) being trained or validated (0: before training).
         epoch: usize,
@@ -128,14 +128,15 @@ pub enum TrainError {
 impl Session {
     /// A fresh run in simulation: the network drawn from the seed, epoch 0 evaluated on the validation set.
     pub fn new(config: Config, data: Splits) -> Session {
-        match Session::start(config, data, None) {
+        let simulation = Box::new(Simulation::new(&config.training));
+        match Session::start(config, data, simulation) {
             Ok(session) => session,
             Err(e) => unreachable!("only a chip fails to validate: {e}"),
         }
     }
 
-    /// A fresh run, on `chip` if given: the network drawn from the seed, epoch 0 evaluated on the validation set.
-    pub fn start(config: Config, data: Splits, chip: Option<ChipBackend>) -> Result<Session, TrainError> {
+    /// A fresh run on `forward`: the network drawn from the seed, epoch 0 evaluated on the validation set.
+    pub fn start(config: Config, data: Splits, forward: Box<dyn ForwardPass>) -> Result<Session, TrainError> {
         let network = Network::new(&config.layout, config.training.seed);
         let optimizer = Optimizer::new(config.training.optimizer, &network, config.training.learning_rate);
         let state = RunState {
@@ -146,8 +147,8 @@ impl Session {
             history: vec![],
             chip_runs: 0,
         };
-        let mut session = Session::resume_on(config, data, state, chip);
-        let (start, before) = (Instant::now(), session.chip_stats());
+        let mut session = Session::resume_on(config, data, state, forward);
+        let (start, before) = (Instant::now(), session.forward.stats());
         let learning_rate = session.state.optimizer.global_lr;
         session.finish_epoch(
             Trained { loss: f64::NAN, accuracy: f64::NAN, learning_rate, bumped: 0 },
@@ -159,18 +160,17 @@ impl Session {
 
     /// A run continuing from a saved state, in simulation.
     pub fn resume(config: Config, data: Splits, state: RunState) -> Session {
-        Session::resume_on(config, data, state, None)
+        let simulation = Box::new(Simulation::new(&config.training));
+        Session::resume_on(config, data, state, simulation)
     }
 
-    /// A run continuing from a saved state, on `chip` if given (the embedded emulator's noise continues where
-    /// the saved run left it).
-    pub fn resume_on(config: Config, data: Splits, state: RunState, mut chip: Option<ChipBackend>) -> Session {
+    /// A run continuing from a saved state on `forward` (the embedded emulator's noise continues where the saved
+    /// run left it).
+    pub fn resume_on(config: Config, data: Splits, state: RunState, mut forward: Box<dyn ForwardPass>) -> Session {
         let loss = Loss::for_config(&config);
         let scheduler = Scheduler::new(config.training.lr_scheduler.clone());
-        if let Some(chip) = chip.as_mut() {
-            chip.continue_after(state.chip_runs);
-        }
-        Session { config, data, loss, scheduler, state, chip }
+        forward.continue_after(state.chip_runs);
+        Session { config, data, loss, scheduler, state, forward }
     }
 
     /// Validation after the current epoch (its noise stream is keyed by the epoch).
@@ -186,25 +186,16 @@ impl Session {
     fn evaluate_split(&mut self, purpose: Purpose) -> Result<Evaluation, TrainError> {
         let data = if matches!(purpose, Purpose::Test) { &self.data.test } else { &self.data.validation };
         let epoch = self.state.epoch;
-        let evaluation = match self.chip.as_mut() {
-            None => {
-                let mut noise = rng::stream(self.config.training.seed, purpose, epoch as u64);
-                evaluate(&self.state.network, &self.config, &self.loss, data, &mut noise)
-            }
-            Some(chip) => on_chip::evaluate(chip, &self.state.network, &self.config, &self.loss, data)
-                .map_err(|source| TrainError::Chip { epoch, source })?,
-        };
+        let mut noise = rng::stream(self.config.training.seed, purpose, epoch as u64);
+        let evaluation =
+            evaluate(self.forward.as_mut(), &self.state.network, &self.config, &self.loss, data, &mut noise)
+                .map_err(|source| TrainError::Chip { epoch, source })?;
         self.note_chip_runs();
         Ok(evaluation)
     }
 
-    /// The chip's counters (zero in simulation).
-    pub fn chip_stats(&self) -> ChipStats {
-        self.chip.as_ref().map(ChipBackend::stats).unwrap_or_default()
-    }
-
     fn note_chip_runs(&mut self) {
-        if let Some(runs) = self.chip.as_ref().and_then(ChipBackend::emulator_runs) {
+        if let Some(runs) = self.forward.programs_run() {
             self.state.chip_runs = runs;
         }
     }
@@ -213,7 +204,7 @@ impl Session {
     /// wall time split into chip, protocol and math.
     fn finish_epoch(&mut self, trained: Trained, start: Instant, before: ChipStats) -> Result<(), TrainError> {
         let val = self.validate()?;
-        let after = self.chip_stats();
+        let after = self.forward.stats();
         let seconds = start.elapsed().as_secs_f64();
         let chip_seconds = after.chip_seconds - before.chip_seconds;
         let protocol_seconds = after.protocol_seconds - before.protocol_seconds;
@@ -237,7 +228,7 @@ impl Session {
     /// Trains one epoch and validates; `on_batch` is called after every batch (for progress bars).
     pub fn train_epoch(&mut self, mut on_batch: impl FnMut()) -> Result<&EpochMetrics, TrainError> {
         let start = Instant::now();
-        let before = self.chip_stats();
+        let before = self.forward.stats();
         let epoch = self.state.epoch;
         let training = self.config.training.clone();
         let seed = training.seed;
@@ -276,29 +267,19 @@ impl Session {
         Ok(self.state.history.last().expect("just pushed"))
     }
 
-    /// One training batch: forward (simulated, or on the chip), then weight bumping or a gradient step, then
-    /// clamping. `inputs` are the batch's input times (after any training noise).
+    /// One training batch: the forward pass, then weight bumping or a gradient step, then clamping. `inputs` are
+    /// the batch's input times (after any training noise).
     pub fn train_batch(
         &mut self,
         inputs: &Matrix,
         labels: &[usize],
         noise: &mut Rng,
     ) -> Result<BatchOutcome, BatchError> {
-        let training = &self.config.training;
         // On a chip the gradients are taken on the network as the chip holds it, at the measured times, and a
         // neuron the ideal model could not fire at its measured time gets none (spec hardware §5).
-        let (record, held, non_finite) = match self.chip.as_mut() {
-            None => {
-                let mut opts =
-                    ForwardOptions { rounding: training.rounding_precision, integrator: training.integrator, noise };
-                (self.state.network.forward(inputs, &mut opts), None, NonFinite::Fail)
-            }
-            Some(chip) => {
-                let pass = on_chip::forward(chip, &self.state.network, inputs).map_err(BatchError::Chip)?;
-                (pass.record, Some(pass.held), NonFinite::Zero)
-            }
-        };
+        let pass = self.forward.train(&self.state.network, inputs, noise).map_err(BatchError::Chip)?;
         self.note_chip_runs();
+        let record = &pass.record;
         let training = &self.config.training;
         let state = &mut self.state;
         let predictions = self.loss.predictions(record.output());
@@ -310,9 +291,9 @@ impl Session {
         if code == NO_BUMP {
             let penalty = delay_penalty(&state.network, &self.loss);
             let value = self.loss.evaluate(record.output(), labels, penalty);
-            let differentiated = held.as_ref().unwrap_or(&state.network);
+            let differentiated = pass.held.as_ref().unwrap_or(&state.network);
             let mut grads =
-                differentiated.backward_with(&record, &value.delta, non_finite).map_err(BatchError::Model)?;
+                differentiated.backward_with(record, &value.delta, pass.non_finite).map_err(BatchError::Model)?;
             add_l2_delay_gradient(&state.network, &self.loss, value.unmasked as f64 / labels.len() as f64, &mut grads);
             state.optimizer.step(&mut state.network, &grads);
             for layer in &mut state.network.layers {
