@@ -3,6 +3,7 @@
 //! reference-compatible training in simulation, data sets, and the `bss2` command line.
 
 pub mod chip;
+pub mod cli;
 pub mod config;
 pub mod data;
 pub mod eval;

@@ -1,7 +1,5 @@
 //! The `bss2` command line.
 
-mod cli;
-
 fn main() -> std::process::ExitCode {
-    cli::main()
+    bss2_host::cli::main()
 }

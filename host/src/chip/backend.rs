@@ -18,6 +18,7 @@ use super::mapping::{ChipMapping, External, SynapseImage, quantise};
 use super::{Chip, ChipError};
 use crate::model::Matrix;
 use crate::network::{Layer, Network};
+use crate::text::chain;
 
 /// Settings of the backend.
 #[derive(Clone, Debug)]
@@ -279,7 +280,12 @@ impl ChipBackend {
                     return Ok(forward);
                 }
                 Err(e) => {
-                    tracing::warn!("chip run {} of {} failed: {e}", attempt + 1, self.settings.retries.max(1));
+                    tracing::warn!(
+                        "chip run {} of {} failed: {}",
+                        attempt + 1,
+                        self.settings.retries.max(1),
+                        chain(&e)
+                    );
                     // Drop the connection: the next attempt reconnects and rewrites the whole configuration.
                     self.connection = None;
                     last_error = Some(e);

@@ -3,17 +3,17 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use crate::chip::Chip;
+use crate::chip::calibrating::{self, Origin};
+use crate::chip::config::Scales;
+use crate::chip::targets::{config_targets, uniform_targets};
+use crate::config::Config;
+use crate::model::{NeuronParams, TauRatio};
+use crate::substrate::Substrate;
 use anyhow::{Context, bail};
 use bss2_calibration::calibrate::{Achieved, Targets};
 use bss2_calibration::file::CalibrationFile;
 use bss2_firmware_sim::serve::ServerFaults;
-use bss2_host::chip::Chip;
-use bss2_host::chip::calibrating::{self, Origin};
-use bss2_host::chip::config::Scales;
-use bss2_host::chip::targets::{config_targets, uniform_targets};
-use bss2_host::config::Config;
-use bss2_host::model::{NeuronParams, TauRatio};
-use bss2_host::substrate::Substrate;
 
 /// Measure every neuron circuit of a chip and fit its CapMem values to targets; writes a calibration file.
 #[derive(Debug, clap::Args)]
@@ -162,7 +162,7 @@ fn write_report(file: &CalibrationFile, dir: &std::path::Path) -> anyhow::Result
         let after: Vec<f64> = file.achieved.iter().map(column).collect();
         let title = format!("{name}, {}", file.chip);
         let axis = format!("{name} ({unit})");
-        bss2_host::plot::before_after_histogram(&dir.join(name), &title, &axis, target[0], &before, &after)?;
+        crate::plot::before_after_histogram(&dir.join(name), &title, &axis, target[0], &before, &after)?;
     }
     println!("report: 8 histograms (PNG, with their numbers as CSV) in {}", dir.display());
     Ok(())

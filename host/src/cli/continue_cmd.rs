@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use super::train_cmd::RunChipArgs;
-use bss2_host::config::{Config, Overrides};
-use bss2_host::train::run_dir::RunDir;
-use bss2_host::train::runner;
+use crate::config::{Config, Overrides};
+use crate::train::run_dir::RunDir;
+use crate::train::runner;
 
 /// Continue a run: from its latest resume point, or from the snapshot of epoch N.
 #[derive(Debug, clap::Args)]

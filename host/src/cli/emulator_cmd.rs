@@ -45,14 +45,14 @@ impl InspectArgs {
     fn run(self) -> anyhow::Result<()> {
         let profile = load_profile(&self.profile)?;
         let values = match &self.calibration {
-            None => bss2_host::chip::inspect::nominal_circuit_values(&profile),
+            None => crate::chip::inspect::nominal_circuit_values(&profile),
             Some(path) => {
                 let file = bss2_calibration::file::CalibrationFile::load(path)?;
-                file.check_chip(path, &bss2_host::chip::targets::emulator_identity(&profile, self.chip_seed))?;
+                file.check_chip(path, &crate::chip::targets::emulator_identity(&profile, self.chip_seed))?;
                 file.values
             }
         };
-        let csv = bss2_host::chip::inspect::inspect_csv(&profile, self.chip_seed, &values);
+        let csv = crate::chip::inspect::inspect_csv(&profile, self.chip_seed, &values);
         match std::io::stdout().lock().write_all(csv.as_bytes()) {
             // A reader that stops early (`| head`) is not an error.
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),

@@ -2,11 +2,11 @@
 
 use std::path::PathBuf;
 
+use crate::eval;
+use crate::forward::Placement;
+use crate::substrate::Substrate;
+use crate::train::run_dir::RunDir;
 use anyhow::Context;
-use bss2_host::eval;
-use bss2_host::forward::Placement;
-use bss2_host::substrate::Substrate;
-use bss2_host::train::run_dir::RunDir;
 
 use super::inference_cmd::ChipArgs;
 

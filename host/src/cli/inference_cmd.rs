@@ -2,16 +2,16 @@
 
 use std::path::PathBuf;
 
+use crate::chip::{Chip, ChipSettings};
+use crate::config::Config;
+use crate::data::Split;
+use crate::forward::Placement;
+use crate::inference;
+use crate::substrate::Substrate;
+use crate::train::chip_run::run_calibration;
+use crate::train::run_dir::RunDir;
 use anyhow::Context;
 use bss2_firmware_sim::serve::ServerFaults;
-use bss2_host::chip::{Chip, ChipSettings};
-use bss2_host::config::Config;
-use bss2_host::data::Split;
-use bss2_host::forward::Placement;
-use bss2_host::inference;
-use bss2_host::substrate::Substrate;
-use bss2_host::train::chip_run::run_calibration;
-use bss2_host::train::run_dir::RunDir;
 
 /// Which data split to evaluate.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]

@@ -16,8 +16,7 @@ impl Cmd {
         let text = std::fs::read_to_string(&self.file).with_context(|| format!("reading {}", self.file.display()))?;
         let document: serde_json::Value =
             serde_json::from_str(&text).with_context(|| format!("{}: not valid JSON", self.file.display()))?;
-        let result =
-            bss2_host::layer_cases::evaluate_cases(&document).with_context(|| self.file.display().to_string())?;
+        let result = crate::layer_cases::evaluate_cases(&document).with_context(|| self.file.display().to_string())?;
         println!("{}", serde_json::to_string(&result)?);
         Ok(())
     }

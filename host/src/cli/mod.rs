@@ -1,4 +1,5 @@
-//! Subcommands of `bss2`, one module each.
+//! The `bss2` command line: [`main`] parses the arguments and runs one subcommand (one module each). Errors are
+//! `anyhow` chains here and only here; the library's are typed.
 
 mod calibrate_cmd;
 mod continue_cmd;
@@ -12,8 +13,8 @@ mod train_cmd;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
+use crate::substrate::{ChipLocation, Substrate};
 use anyhow::Context;
-use bss2_host::substrate::{ChipLocation, Substrate};
 use bss2_protocol::transport::Endpoint;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
@@ -52,7 +53,8 @@ enum Command {
     Emulator(emulator_cmd::Cmd),
 }
 
-/// Parses the arguments, runs the command, and turns errors into a message and exit status 1.
+/// The `bss2` binary: parses the arguments, runs the command, and turns errors into a message (with every
+/// cause) and exit status 1.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let level = match (cli.quiet, cli.verbose) {

@@ -2,12 +2,12 @@
 
 use std::path::PathBuf;
 
+use crate::config::{Config, Overrides};
+use crate::substrate::Substrate;
+use crate::train::chip_run::{CalibrationChoice, ChipOptions};
+use crate::train::run_dir::RunDir;
+use crate::train::runner;
 use anyhow::Context;
-use bss2_host::config::{Config, Overrides};
-use bss2_host::substrate::Substrate;
-use bss2_host::train::chip_run::{CalibrationChoice, ChipOptions};
-use bss2_host::train::run_dir::RunDir;
-use bss2_host::train::runner;
 
 /// Train a network from a config (reference YAML schema).
 #[derive(Debug, clap::Args)]

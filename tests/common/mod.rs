@@ -10,7 +10,7 @@ use bss2_host::train::run_dir::RunDir;
 use serde_json::Value;
 
 /// The reference's pretrained networks with their test outputs.
-pub const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/reference/pretrained-networks.json");
+pub const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../host/tests/data/reference/pretrained-networks.json");
 
 /// The fixture, parsed.
 pub fn fixture() -> Value {
@@ -86,7 +86,7 @@ impl Drop for Server {
 pub fn serve(listen: &str, faults: &str, chip_seed: u64) -> Server {
     use std::io::BufRead;
     let seed = chip_seed.to_string();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bss2"))
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bss2-e2e"))
         .args(["-q", "emulator", "serve", "--listen", listen, "--chip-seed", &seed, "--faults", faults])
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -95,4 +95,39 @@ pub fn serve(listen: &str, faults: &str, chip_seed: u64) -> Server {
     std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let endpoint = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("{line:?}")).to_string();
     Server { child, endpoint }
+}
+
+/// Waits for `child` to end and returns its output; fails the test if it is still running after `limit` (a
+/// generous bound derived from the configured timeouts and retries: it catches a hang without timing the run).
+pub fn wait_within(child: std::process::Child, limit: std::time::Duration) -> std::process::Output {
+    let pid = child.id();
+    let (done, waiting) = std::sync::mpsc::channel();
+    std::thread::spawn(move || done.send(child.wait_with_output()));
+    match waiting.recv_timeout(limit) {
+        Ok(output) => output.unwrap(),
+        Err(_) => {
+            let _ = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status();
+            panic!("the process did not end within {limit:?}: it hangs instead of giving up");
+        }
+    }
+}
+
+/// Runs `command` to its end like [`wait_within`], with its output captured.
+pub fn output_within(command: &mut std::process::Command, limit: std::time::Duration) -> std::process::Output {
+    use std::process::Stdio;
+    let child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    wait_within(child, limit)
+}
+
+/// The chip runs a command's log reports as failed (`chip run K of N failed: ...`), as (K, N) in order.
+pub fn failed_runs(stderr: &str) -> Vec<(usize, usize)> {
+    stderr
+        .lines()
+        .filter_map(|l| {
+            let rest = &l[l.find("chip run ")? + "chip run ".len()..];
+            let (k, rest) = rest.split_once(" of ")?;
+            let (n, _) = rest.split_once(" failed")?;
+            Some((k.parse().ok()?, n.parse().ok()?))
+        })
+        .collect()
 }

@@ -5,7 +5,7 @@ use std::process::Command;
 
 mod common;
 
-const BSS2: &str = env!("CARGO_BIN_EXE_bss2");
+const BSS2: &str = env!("CARGO_BIN_EXE_bss2-e2e");
 
 fn accuracy(stdout: &str) -> f64 {
     let at = stdout.find("accuracy ").expect("an accuracy line") + "accuracy ".len();

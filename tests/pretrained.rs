@@ -48,7 +48,7 @@ fn inference_command_on_a_reference_folder() {
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(FIXTURE).unwrap()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     convert(&doc["yin_yang_H30_WA"], dir.path());
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bss2"))
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bss2-e2e"))
         .args(["-q", "inference"])
         .arg(dir.path())
         .args(["--epoch", "300", "--split", "test"])
@@ -64,8 +64,8 @@ fn inference_command_on_a_reference_folder() {
 /// `bss2 layer` on the reference's layer cases prints the reference's results.
 #[test]
 fn layer_command_reproduces_the_layer_cases() {
-    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/reference/layer-cases.json");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bss2")).args(["layer", fixture]).output().unwrap();
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/../host/tests/data/reference/layer-cases.json");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bss2-e2e")).args(["layer", fixture]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let got: Value = serde_json::from_slice(&out.stdout).unwrap();
     let want: Value = serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
@@ -90,7 +90,7 @@ fn layer_command_reproduces_the_layer_cases() {
         "inputs": [[0.1]], "weights": [["a"]]}]}"#,
     )
     .unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bss2")).arg("layer").arg(&bad).output().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bss2-e2e")).arg("layer").arg(&bad).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr.contains("cases[0].weights[0][0]") && !stderr.contains("panicked"), "{stderr}");

@@ -20,7 +20,7 @@ mod common;
 /// One 8 ns tick in model units at 6 us per unit.
 const TICK: f64 = 1.0 / (125.0 * 6.0);
 
-const CHIP_READY: &str = include_str!("../../configs/yin_yang_chipready_W.yaml");
+const CHIP_READY: &str = include_str!("../configs/yin_yang_chipready_W.yaml");
 
 /// The chip-ready config (4 inputs) with bias spikes at `biases`, a NeuronLayer of `size` neurons (the layer under
 /// test) and the 3 outputs the data set needs.
@@ -95,8 +95,14 @@ fn cases() -> impl Strategy<Value = Case> {
     })
 }
 
+/// `PROPTEST_CASES` if set, else `default`.
+fn cases_from_environment(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 40, ..ProptestConfig::default() })]
+    // 40 cases by default (each runs the emulator); PROPTEST_CASES=N runs N.
+    #![proptest_config(ProptestConfig { cases: cases_from_environment(40), ..ProptestConfig::default() })]
 
     #[test]
     fn an_ideal_chip_reproduces_the_exact_model_within_one_tick(case in cases()) {
