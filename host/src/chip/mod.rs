@@ -115,7 +115,7 @@ pub enum ChipError {
         source: bss2_protocol::containers::ContainerError,
     },
     /// Every attempt failed: the source is the last failure.
-    #[error("the chip failed {attempts} times in a row")]
+    #[error("the chip failed {attempts} {} in a row", if *attempts == 1 { "time" } else { "times" })]
     GaveUp {
         /// Attempts made.
         attempts: usize,

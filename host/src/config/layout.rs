@@ -141,6 +141,14 @@ impl Layout {
 /// More inputs than any layer could sensibly have (and far from overflowing the shape arithmetic).
 const MAX_INPUTS: usize = 1 << 24;
 
+/// The most neurons a NeuronLayer may have (a batch's output times of one layer then still fit in memory).
+pub const MAX_NEURONS: usize = 1 << 20;
+
+/// The most trainable values (weights and delays) a network may have: 2^28 float64 are 2 GiB per copy, and
+/// training holds about five copies (parameters, gradients, two optimiser moments, the chip's held weights).
+/// A mistyped size is refused here, before anything is allocated.
+pub const MAX_PARAMETERS: usize = 1 << 28;
+
 /// Keys every layer may carry besides its own: the shapes the reference writes back into saved configs.
 const WRITTEN_BACK: &[&str] = &["name", "feat_in", "feat_out"];
 
@@ -213,7 +221,12 @@ fn parse_neuron(
     let own_path = s.key_path("neuron_params");
     let neuron = defaults.merged(&own).resolve(&own_path, strict_leak).map_err(|e| own.locate(e, &own_path))?;
     let config = NeuronLayerConfig {
-        size: s.count("size")?,
+        size: match s.count("size")? {
+            n if n > MAX_NEURONS => {
+                return Err(s.error("size", format!("{n} neurons are more than the {MAX_NEURONS} a layer may have")));
+            }
+            n => n,
+        },
         weights_mean: s.f64("weights_mean")?,
         weights_std: s.nonnegative_f64("weights_std")?,
         max_num_missing_spikes: s.nonnegative_f64("max_num_missing_spikes")?,
@@ -362,6 +375,20 @@ fn shape_chain(n_inputs: usize, kinds: Vec<(String, LayerKind)>) -> Result<Vec<L
         }
         shape = feat_out;
         layers.push(LayerSpec { kind: kind.clone(), feat_in, feat_out, path: path.clone() });
+    }
+    let parameters = layers.iter().fold(0usize, |sum, l| {
+        let values = match l.kind {
+            // Delay layers hold at most one delay per (input, neuron) pair.
+            LayerKind::Neuron(_) | LayerKind::Delay(_) => l.feat_in[0].saturating_mul(l.feat_out[1].max(l.feat_in[1])),
+            _ => 0,
+        };
+        sum.saturating_add(values)
+    });
+    if parameters > MAX_PARAMETERS {
+        return Err(ConfigError::at(
+            "network_layout.layers",
+            format!("the network has {parameters} weights and delays, more than the {MAX_PARAMETERS} this tool trains"),
+        ));
     }
     match layers.last() {
         Some(LayerSpec { kind: LayerKind::Neuron(_), .. }) => Ok(layers),
