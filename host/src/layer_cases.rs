@@ -7,24 +7,37 @@
 
 use serde_json::{Value, json};
 
-use crate::model::{Arrival, Matrix, NeuronParams, TauRatio, layer_backward, layer_forward};
+use crate::model::{Arrival, Matrix, ModelError, NeuronParams, TauRatio, layer_backward, layer_forward};
+use crate::text::shortened;
 
 /// A problem with a layer-cases document, naming the case and key.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{location}: {message}")]
-pub struct CaseError {
-    /// e.g. `cases[2].weights[1][0]`.
-    pub location: String,
-    /// What is wrong.
-    pub message: String,
+pub enum CaseError {
+    /// A value is missing or malformed.
+    #[error("{location}: {message}")]
+    Invalid {
+        /// e.g. `cases[2].weights[1][0]`.
+        location: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The model cannot compute the case's gradients.
+    #[error("{location}")]
+    Model {
+        /// The case, e.g. `cases[2]`.
+        location: String,
+        /// Why.
+        #[source]
+        source: ModelError,
+    },
 }
 
 fn err(location: impl Into<String>, message: impl Into<String>) -> CaseError {
-    CaseError { location: location.into(), message: message.into() }
+    CaseError::Invalid { location: location.into(), message: message.into() }
 }
 
 fn number(v: &Value, at: &str) -> Result<f64, CaseError> {
-    v.as_f64().ok_or_else(|| err(at, format!("expected a number, found {v}")))
+    v.as_f64().ok_or_else(|| err(at, format!("expected a number, found {}", shortened(&v.to_string()))))
 }
 
 fn time(v: &Value, at: &str) -> Result<f64, CaseError> {
@@ -115,7 +128,8 @@ fn evaluate_case(case: &Value, at: &str) -> Result<Value, CaseError> {
         cols: outputs.cols,
         data: outputs.data.iter().zip(&cotangent.data).map(|(t, c)| if t.is_finite() { *c } else { 0.0 }).collect(),
     };
-    let grads = layer_backward(&p, None, &weights, &arrival, &outputs, &delta).map_err(|e| err(at, e.to_string()))?;
+    let grads = layer_backward(&p, None, &weights, &arrival, &outputs, &delta)
+        .map_err(|source| CaseError::Model { location: at.into(), source })?;
     let offset = grads.input.offset.unwrap_or_else(|| Matrix::zeros(weights.rows, weights.cols));
     Ok(json!({
         "name": case.get("name").cloned().unwrap_or(Value::Null),

@@ -12,6 +12,14 @@ pub fn quoted(text: &str) -> String {
     }
 }
 
+/// `text` as it is, cut after [`QUOTE_LIMIT`] characters with the total length noted.
+pub fn shortened(text: &str) -> String {
+    match text.char_indices().nth(QUOTE_LIMIT) {
+        None => text.to_string(),
+        Some((cut, _)) => format!("{}... ({} bytes in all)", &text[..cut], text.len()),
+    }
+}
+
 /// `error` and its sources, joined by ": " (as the command line prints them).
 pub fn chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
@@ -36,5 +44,7 @@ mod tests {
         assert!(q.len() < 200, "{q}");
         assert!(q.ends_with("... (2000000 bytes in all)"), "{q}");
         assert!(q.starts_with(&format!("{:?}", "é".repeat(QUOTE_LIMIT)).trim_end_matches('"').to_string()));
+        assert_eq!(shortened("[1, 2]"), "[1, 2]");
+        assert!(shortened(&"[1, 2]".repeat(100_000)).ends_with("... (600000 bytes in all)"));
     }
 }
