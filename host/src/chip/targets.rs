@@ -49,9 +49,12 @@ pub fn config_targets(config: &Config, scales: Scales) -> Option<Targets> {
     })
 }
 
-/// The identity of an emulated chip: its profile (name and a hash of its content) and seed.
+/// The identity of an emulated chip: its profile (name and a hash of its content, serialised as JSON, where every
+/// number is written so that it reads back exactly) and seed.
 pub fn emulator_identity(profile: &ChipProfile, chip_seed: u64) -> String {
-    let hash = fnv1a(&format!("{profile:?}"));
+    // A profile is plain numbers and strings: serialising it cannot fail.
+    let content = serde_json::to_string(profile).expect("a chip profile serialises");
+    let hash = fnv1a(&content);
     format!("emulator profile={}#{:08x} chip_seed={chip_seed}", profile.name, hash >> 32)
 }
 
@@ -72,5 +75,16 @@ mod tests {
         let a = emulator_identity(&ChipProfile::default_chip(), 1);
         assert_ne!(a, emulator_identity(&ChipProfile::default_chip(), 2));
         assert_ne!(a, emulator_identity(&ChipProfile::ideal(), 1));
+    }
+
+    #[test]
+    fn the_identity_follows_the_profile_content_and_not_its_debug_text() {
+        let default = ChipProfile::default_chip();
+        // The identity of today's built-in profiles; a change means every cached calibration is made anew.
+        assert_eq!(emulator_identity(&default, 1), "emulator profile=default#03449841 chip_seed=1");
+        assert_eq!(emulator_identity(&ChipProfile::ideal(), 1), "emulator profile=ideal#25c8f528 chip_seed=1");
+        let mut changed = default.clone();
+        changed.curves.mv_per_capmem_lsb = f64::from_bits(default.curves.mv_per_capmem_lsb.to_bits() + 1);
+        assert_ne!(emulator_identity(&changed, 1), emulator_identity(&default, 1), "one ulp is another chip");
     }
 }
