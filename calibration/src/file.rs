@@ -150,16 +150,21 @@ impl CalibrationFile {
     }
 }
 
-/// Where cached calibrations live: `$BSS2_CACHE_DIR`, else `$XDG_CACHE_HOME/bss2/calibrations`, else
-/// `~/.cache/bss2/calibrations`.
+/// The variable that overrides the calibration cache folder.
+pub const CACHE_VARIABLE: &str = "BSS2_CACHE_DIR";
+
+/// Where cached calibrations live: `$BSS2_CACHE_DIR`, else `bss2/calibrations` in the user's cache folder
+/// (on Linux `$XDG_CACHE_HOME`, else `~/.cache`).
 pub fn cache_dir() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("BSS2_CACHE_DIR") {
-        return Some(PathBuf::from(dir));
+    cache_dir_from(std::env::var_os(CACHE_VARIABLE), dirs::cache_dir())
+}
+
+/// [`cache_dir`] from the override and the user's cache folder.
+fn cache_dir_from(variable: Option<std::ffi::OsString>, user_cache: Option<PathBuf>) -> Option<PathBuf> {
+    match variable {
+        Some(dir) => Some(PathBuf::from(dir)),
+        None => Some(user_cache?.join("bss2").join("calibrations")),
     }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
-    Some(base.join("bss2").join("calibrations"))
 }
 
 /// The cached calibration of a request, if any.
@@ -223,5 +228,13 @@ mod tests {
         assert!(CalibrationFile::load(&path).unwrap_err().to_string().contains("not a calibration file"));
         assert_eq!(cache_key("a", &f.targets), cache_key("a", &f.targets));
         assert_ne!(cache_key("a", &f.targets), cache_key("b", &f.targets));
+    }
+
+    #[test]
+    fn the_cache_folder_is_the_override_else_bss2_calibrations_in_the_user_cache() {
+        let user = Some(PathBuf::from("/home/u/.cache"));
+        assert_eq!(cache_dir_from(None, user.clone()), Some(PathBuf::from("/home/u/.cache/bss2/calibrations")));
+        assert_eq!(cache_dir_from(Some("/tmp/c".into()), user), Some(PathBuf::from("/tmp/c")));
+        assert_eq!(cache_dir_from(None, None), None);
     }
 }
