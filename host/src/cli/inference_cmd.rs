@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
+use bss2_host::chip::config::Scales;
 use bss2_host::chip::{ChipSettings, Substrate};
 use bss2_host::config::Config;
 use bss2_host::data::Split;
@@ -48,7 +49,7 @@ pub struct ChipArgs {
     #[arg(long, default_value_t = 30.0)]
     pub window: f64,
     /// Microseconds of chip time per model time unit.
-    #[arg(long, default_value_t = 6.0)]
+    #[arg(long, default_value_t = Scales::REFERENCE.time_unit_us)]
     pub time_unit_us: f64,
     /// Runs tried per batch before giving up (stalls, timeouts, broken links).
     #[arg(long, default_value_t = 5)]
