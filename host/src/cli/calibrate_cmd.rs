@@ -1,5 +1,7 @@
 //! `bss2 calibrate`: measure a chip's neuron circuits and fit their CapMem values to targets.
 
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -117,22 +119,20 @@ impl Cmd {
         let (file, origin) = calibrating::obtain(&substrate, self.chip_seed, &targets, &self.faults, self.force)?;
         file.save(&self.out)?;
         if origin == Origin::Cached {
-            println!(
+            say(format!(
                 "unchanged request: the cached calibration of {} was written to {}",
                 file.chip,
                 self.out.display()
-            );
+            ))?;
         } else {
-            println!(
-                "calibrated {} in {:.1} s; written to {}",
-                file.chip,
-                started.elapsed().as_secs_f64(),
-                self.out.display()
-            );
+            let seconds = started.elapsed().as_secs_f64();
+            say(format!("calibrated {} in {seconds:.1} s; written to {}", file.chip, self.out.display()))?;
         }
-        print_table(&file);
+        say(table(&file))?;
         if let Some(dir) = &self.report {
             write_report(&file, dir)?;
+            let count = Parameter::COUNT;
+            say(format!("report: {count} histograms (PNG, with their numbers as CSV) in {}", dir.display()))?;
         }
         Ok(())
     }
@@ -149,12 +149,20 @@ fn write_report(file: &CalibrationFile, dir: &std::path::Path) -> anyhow::Result
         let target = file.targets[p][0];
         bss2_host::plot::before_after_histogram(&dir.join(p.name()), &title, &axis, target, &before, &after)?;
     }
-    println!("report: {} histograms (PNG, with their numbers as CSV) in {}", Parameter::COUNT, dir.display());
     Ok(())
 }
 
-fn print_table(file: &CalibrationFile) {
-    println!(
+/// Prints a line; a reader that stops early (`| head`) is not an error.
+fn say(line: String) -> anyhow::Result<()> {
+    match writeln!(std::io::stdout().lock(), "{line}") {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("writing to stdout"),
+    }
+}
+
+/// The table of every parameter's target, spreads before and after, and failures.
+fn table(file: &CalibrationFile) -> String {
+    let mut out = format!(
         "{:<12} {:>10} {:>24} {:>24} {:>7}",
         "parameter", "target", "before: mean +- std", "after: mean +- std", "failed"
     );
@@ -162,8 +170,9 @@ fn print_table(file: &CalibrationFile) {
         let (bm, bs, _) = spread(file.before.iter().map(|a| a[p]));
         let (am, as_, _) = spread(file.achieved.iter().map(|a| a[p]));
         let failed = file.failures.iter().filter(|f| f.parameter == p).count();
-        println!(
-            "{:<12} {:>10.4} {:>24} {:>24} {failed:>7}  {}",
+        let _ = write!(
+            out,
+            "\n{:<12} {:>10.4} {:>24} {:>24} {failed:>7}  {}",
             p.name(),
             file.targets[p][0],
             format!("{bm:.4} +- {bs:.4}"),
@@ -174,8 +183,13 @@ fn print_table(file: &CalibrationFile) {
     if !file.failures.is_empty() {
         let mut circuits: Vec<usize> = file.failures.iter().map(|f| f.circuit).collect();
         circuits.dedup();
-        println!("{} circuits missed a target (listed with reasons in the file): {circuits:?}", circuits.len());
+        let _ = write!(
+            out,
+            "\n{} circuits missed a target (listed with reasons in the file): {circuits:?}",
+            circuits.len()
+        );
     }
+    out
 }
 
 #[cfg(test)]
