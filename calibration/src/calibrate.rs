@@ -8,51 +8,24 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use bss2_protocol::containers::ReadoutSource;
+use bss2_protocol::transport::ConnectionError;
 
 use crate::fit::{PspAmplitude, Relaxation, fit};
 use crate::measure::{CIRCUITS, Chip, Measurement, STIMULUS_SYNAPSES, STIMULUS_WEIGHT, Stimulus, Trace, traces};
+use crate::parameter::{Parameter, PerParameter};
 use crate::values::{CircuitValues, capmem_value};
 
-/// What each circuit should have. Every field holds one value per circuit.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Targets {
-    /// Membrane time constant (us).
-    pub tau_mem_us: Vec<f64>,
-    /// Excitatory synaptic time constant (us).
-    pub tau_syn_exc_us: Vec<f64>,
-    /// Inhibitory synaptic time constant (us).
-    pub tau_syn_inh_us: Vec<f64>,
-    /// Leak potential (mV).
-    pub leak_mv: Vec<f64>,
-    /// Reset potential (mV).
-    pub reset_mv: Vec<f64>,
-    /// Threshold potential (mV).
-    pub threshold_mv: Vec<f64>,
-    /// Excitatory gain: membrane slope jump per weight LSB (mV/us).
-    pub gain_exc: Vec<f64>,
-    /// Inhibitory gain (mV/us per LSB).
-    pub gain_inh: Vec<f64>,
-}
+/// What each circuit should have: for every parameter, one value per circuit.
+pub type Targets = PerParameter<Vec<f64>>;
 
-/// What was measured for each circuit with its final values.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Achieved {
-    /// tau_mem (us).
-    pub tau_mem_us: f64,
-    /// tau_syn exc (us).
-    pub tau_syn_exc_us: f64,
-    /// tau_syn inh (us).
-    pub tau_syn_inh_us: f64,
-    /// Leak (mV).
-    pub leak_mv: f64,
-    /// Reset (mV).
-    pub reset_mv: f64,
-    /// Threshold (mV).
-    pub threshold_mv: f64,
-    /// Excitatory gain (mV/us per LSB).
-    pub gain_exc: f64,
-    /// Inhibitory gain (mV/us per LSB).
-    pub gain_inh: f64,
+/// What one circuit achieved with its final values (or had with the nominal start values), per parameter.
+pub type Achieved = PerParameter<f64>;
+
+impl PerParameter<Vec<f64>> {
+    /// The same values on every circuit.
+    pub fn uniform(values: &PerParameter<f64>) -> Targets {
+        values.map(|_, &x| vec![x; CIRCUITS])
+    }
 }
 
 /// A circuit that missed a target.
@@ -61,27 +34,41 @@ pub struct Failure {
     /// The circuit.
     pub circuit: usize,
     /// The parameter.
-    pub parameter: String,
+    pub parameter: Parameter,
     /// Why.
     pub reason: String,
 }
 
-/// Why a calibration could not be done.
+/// Why a calibration could not be done. `E` is the chip's error ([`Chip::Error`]); by default a protocol
+/// connection's.
 #[derive(Debug, thiserror::Error)]
-pub enum CalibrationError {
+pub enum CalibrationError<E = ConnectionError> {
     /// Running a measurement failed.
-    #[error("measurement failed: {0}")]
-    Chip(String),
+    #[error("measuring {parameter} failed")]
+    Chip {
+        /// The parameter being measured.
+        parameter: Parameter,
+        /// What the chip reported.
+        #[source]
+        source: E,
+    },
     /// No circuit can reach a target.
-    #[error("{parameter} = {target} cannot be reached by any neuron circuit: the closest value measured is {best}")]
+    #[error(
+        "{parameter} = {target:.3} cannot be reached by any neuron circuit: the closest value measured is {}",
+        closest(.best)
+    )]
     Unreachable {
         /// The parameter.
-        parameter: &'static str,
-        /// The target.
-        target: String,
-        /// The best value measured.
-        best: String,
+        parameter: Parameter,
+        /// The target (of circuit 0).
+        target: f64,
+        /// The value closest to its target, if any circuit was measurable.
+        best: Option<f64>,
     },
+}
+
+fn closest(best: &Option<f64>) -> String {
+    best.map_or("nothing measurable".to_string(), |b| format!("{b:.3}"))
 }
 
 /// Selects one CapMem field of a circuit's values.
@@ -106,22 +93,20 @@ pub type Progress<'a> = &'a mut dyn FnMut(&str, usize, usize);
 /// Iterations per search.
 const ITERATIONS: usize = 5;
 
-/// Acceptance: relative for time constants and gains, absolute (mV) for potentials.
-const TAU_TOLERANCE: f64 = 0.02;
-const POTENTIAL_TOLERANCE_MV: f64 = 2.0;
-
 /// Measures one quantity of every circuit for given values; NaN where the measurement failed.
-type Measure<'a> = dyn FnMut(&[CircuitValues]) -> Result<Vec<f64>, CalibrationError> + 'a;
+type Measure<'a, E> = dyn FnMut(&[CircuitValues]) -> Result<Vec<f64>, E> + 'a;
 
 /// One parameter's search: which CapMem field, its nominal start, and whether the relation is a power law.
+/// Measured values are judged by the parameter's tolerance.
 struct Search<'a> {
-    name: &'static str,
+    parameter: Parameter,
     field: Field,
     target: &'a [f64],
     start: f64,
     /// Nominal d(measured)/d(value): for power laws the exponent (log-log), else mV per LSB.
     nominal_slope: f64,
-    /// Judged relative to the target (time constants, gains) rather than absolutely (potentials, mV).
+    /// A power law of its cell (time constants, gains): the first step scales the value, and each circuit gets
+    /// its own line; else (potentials) the first step subtracts, and all circuits share one slope.
     power_law: bool,
     /// The reciprocal of the quantity is linear in the cell (time constants); else the quantity itself.
     reciprocal: bool,
@@ -131,9 +116,9 @@ struct Search<'a> {
 
 impl<'a> Search<'a> {
     /// A potential (mV), linear in its cell at about 1.9 mV per LSB.
-    fn potential(name: &'static str, field: Field, target: &'a [f64]) -> Search<'a> {
+    fn potential(parameter: Parameter, field: Field, target: &'a [f64]) -> Search<'a> {
         Search {
-            name,
+            parameter,
             field,
             target,
             start: target[0] / 1.9,
@@ -145,9 +130,9 @@ impl<'a> Search<'a> {
     }
 
     /// A time constant (us) of about `k / bias`.
-    fn time_constant(name: &'static str, field: Field, target: &'a [f64], k: f64) -> Search<'a> {
+    fn time_constant(parameter: Parameter, field: Field, target: &'a [f64], k: f64) -> Search<'a> {
         Search {
-            name,
+            parameter,
             field,
             target,
             start: k / target[0],
@@ -160,27 +145,30 @@ impl<'a> Search<'a> {
 }
 
 /// Runs a search; returns the achieved values and updates `values` to the best ones found.
-fn search(
+fn search<E>(
     values: &mut [CircuitValues],
     s: &Search,
-    measure: &mut Measure,
+    measure: &mut Measure<E>,
     progress: Progress,
-) -> Result<(Vec<f64>, Vec<f64>), CalibrationError> {
+) -> Result<(Vec<f64>, Vec<f64>), CalibrationError<E>> {
     let n = values.len();
     let mut before = Vec::new();
     let to_x = |v: f64| v;
     let to_y = |y: f64| if s.reciprocal { 1.0 / y } else { y };
-    let error_of = |y: f64, t: f64| if s.power_law { (y / t - 1.0).abs() } else { (y - t).abs() };
+    let tolerance = s.parameter.tolerance();
+    let error_of = |y: f64, t: f64| tolerance.deviation(y, t);
     for v in values.iter_mut() {
         *(s.field)(v) = capmem_value(s.start);
     }
     let mut history: Vec<Vec<(f64, f64)>> = vec![Vec::new(); n];
     let mut best: Vec<(f64, u16, f64)> = vec![(f64::INFINITY, 0, f64::NAN); n];
     for iteration in 0..ITERATIONS {
-        progress(s.name, iteration + 1, ITERATIONS);
+        progress(s.parameter.name(), iteration + 1, ITERATIONS);
         let mut measured = vec![0.0; n];
         for _ in 0..s.repeats.max(1) {
-            for (sum, y) in measured.iter_mut().zip(measure(values)?) {
+            let measurement =
+                measure(values).map_err(|source| CalibrationError::Chip { parameter: s.parameter, source })?;
+            for (sum, y) in measured.iter_mut().zip(measurement) {
                 *sum += y / s.repeats.max(1) as f64;
             }
         }
@@ -233,18 +221,14 @@ fn search(
             achieved[i] = to_y(y);
         }
     }
-    if achieved.iter().zip(s.target).all(|(a, t)| !meets(*a, *t, s.power_law)) {
-        let closest = achieved
+    if achieved.iter().zip(s.target).all(|(a, t)| !tolerance.meets(*a, *t)) {
+        let best = achieved
             .iter()
             .zip(s.target)
             .filter(|(a, _)| a.is_finite())
             .min_by(|(a, t), (b, u)| error_of(**a, **t).total_cmp(&error_of(**b, **u)))
-            .map_or("nothing measurable".to_string(), |(a, _)| format!("{a:.3}"));
-        return Err(CalibrationError::Unreachable {
-            parameter: s.name,
-            target: format!("{:.3}", s.target[0]),
-            best: closest,
-        });
+            .map(|(a, _)| *a);
+        return Err(CalibrationError::Unreachable { parameter: s.parameter, target: s.target[0], best });
     }
     Ok((achieved, before))
 }
@@ -291,29 +275,9 @@ fn lines(history: &[Vec<(f64, f64)>], shared_slope: bool) -> Vec<Option<(f64, f6
         .collect()
 }
 
-/// Whether a value meets its target: relatively (time constants, gains) or in mV (potentials).
-fn meets(achieved: f64, target: f64, relative: bool) -> bool {
-    if relative {
-        (achieved / target - 1.0).abs() <= TAU_TOLERANCE
-    } else {
-        (achieved - target).abs() <= POTENTIAL_TOLERANCE_MV
-    }
-}
-
-/// Per-circuit records from per-parameter columns in [`Achieved`]'s field order.
-fn per_circuit(columns: [&[f64]; 8]) -> Vec<Achieved> {
-    (0..CIRCUITS)
-        .map(|c| Achieved {
-            tau_mem_us: columns[0][c],
-            tau_syn_exc_us: columns[1][c],
-            tau_syn_inh_us: columns[2][c],
-            leak_mv: columns[3][c],
-            reset_mv: columns[4][c],
-            threshold_mv: columns[5][c],
-            gain_exc: columns[6][c],
-            gain_inh: columns[7][c],
-        })
-        .collect()
+/// Per-circuit records from per-parameter columns.
+fn per_circuit(columns: &PerParameter<Vec<f64>>) -> Vec<Achieved> {
+    (0..CIRCUITS).map(|c| columns.map(|_, column| column[c])).collect()
 }
 
 /// Fits a relaxation to every trace: (asymptote, value at the stimulus, tau); NaN where the fit failed.
@@ -376,7 +340,12 @@ fn gains(traces: &[Trace], tau_mem: &[f64], tau_syn: &[f64], sign: f64) -> Vec<f
 }
 
 /// Calibrates every circuit to `targets`.
-pub fn calibrate(chip: &mut dyn Chip, targets: &Targets, progress: Progress) -> Result<Outcome, CalibrationError> {
+pub fn calibrate<C: Chip + ?Sized>(
+    chip: &mut C,
+    targets: &Targets,
+    progress: Progress,
+) -> Result<Outcome, CalibrationError<C::Error>> {
+    use Parameter as P;
     let circuits: Vec<usize> = (0..CIRCUITS).collect();
     let nominal = CircuitValues {
         v_leak: 450,
@@ -389,15 +358,14 @@ pub fn calibrate(chip: &mut dyn Chip, targets: &Targets, progress: Progress) -> 
         i_bias_syn_inh_gm: 500,
     };
     let mut values = vec![nominal; CIRCUITS];
-    let chip_err = CalibrationError::Chip;
     // Traces cover five of the longest target time constants (at least 40 us).
     let longest = |xs: &[f64]| xs.iter().fold(0.0f64, |a, &b| a.max(b));
-    let tau_window = (5.0 * longest(&targets.tau_mem_us)).clamp(40.0, 1000.0);
-    let syn_window = (5.0 * longest(&targets.tau_syn_exc_us).max(longest(&targets.tau_syn_inh_us))).clamp(30.0, 1000.0);
+    let tau_window = (5.0 * longest(&targets[P::TauMem])).clamp(40.0, 1000.0);
+    let syn_window = (5.0 * longest(&targets[P::TauSynExc]).max(longest(&targets[P::TauSynInh]))).clamp(30.0, 1000.0);
     let psp_window = tau_window.max(syn_window);
     let mut run = |values: &[CircuitValues], spiking: bool, stimulus: Stimulus, after_us: f64, readout| {
         let m = Measurement { values, spiking, stimulus, before_us: 2.0, after_us, readout };
-        traces(chip, &m, &circuits).map_err(chip_err)
+        traces(chip, &m, &circuits)
     };
 
     // A relaxation after a reset, with some cells overridden for the measurement; one part of each fit.
@@ -405,24 +373,25 @@ pub fn calibrate(chip: &mut dyn Chip, targets: &Targets, progress: Progress) -> 
         let mut v = values.to_vec();
         v.iter_mut().for_each(adjust);
         let traces = run(&v, false, Stimulus::Reset, tau_window, ReadoutSource::Membrane)?;
-        Ok::<_, CalibrationError>(relaxations(&traces).iter().map(part).collect())
+        Ok(relaxations(&traces).iter().map(part).collect())
     };
     // 1. tau_mem from the relaxation after a reset (leak far above reset, as in the nominal values).
-    let tau_mem_search = Search::time_constant("tau_mem", |v| &mut v.i_bias_leak, &targets.tau_mem_us, 3000.0);
-    let (tau_mem, tau_mem_before) = search(&mut values, &tau_mem_search, &mut |v| relax(v, |_| {}, |r| r.2), progress)?;
+    let tau_mem_search = Search::time_constant(P::TauMem, |v| &mut v.i_bias_leak, &targets[P::TauMem], 3000.0);
+    let (mut tau_mem, mut tau_mem_before) =
+        search(&mut values, &tau_mem_search, &mut |v| relax(v, |_| {}, |r| r.2), progress)?;
     // 2. Leak: the asymptote of the relaxation from a low reset.
-    let leak_search = Search::potential("leak", |v| &mut v.v_leak, &targets.leak_mv);
-    let (leak, leak_before) =
+    let leak_search = Search::potential(P::Leak, |v| &mut v.v_leak, &targets[P::Leak]);
+    let (mut leak, mut leak_before) =
         search(&mut values, &leak_search, &mut |v| relax(v, |c| c.v_reset = 100, |r| r.0), progress)?;
     // 3. Reset: the start of the relaxation towards a high leak.
-    let reset_search = Search::potential("reset", |v| &mut v.v_reset, &targets.reset_mv);
-    let (reset, reset_before) =
+    let reset_search = Search::potential(P::Reset, |v| &mut v.v_reset, &targets[P::Reset]);
+    let (mut reset, mut reset_before) =
         search(&mut values, &reset_search, &mut |v| relax(v, |c| c.v_leak = 600, |r| r.1), progress)?;
     // 4. Threshold: the potential at which a circuit with a high leak fires; it varies from run to run (about
     // 5 mV on the default chip), so each round averages 4 runs.
     let threshold_search =
-        Search { repeats: 4, ..Search::potential("threshold", |v| &mut v.v_threshold, &targets.threshold_mv) };
-    let (threshold, threshold_before) = search(
+        Search { repeats: 4, ..Search::potential(P::Threshold, |v| &mut v.v_threshold, &targets[P::Threshold]) };
+    let (mut threshold, mut threshold_before) = search(
         &mut values,
         &threshold_search,
         &mut |v| {
@@ -436,81 +405,90 @@ pub fn calibrate(chip: &mut dyn Chip, targets: &Targets, progress: Progress) -> 
         progress,
     )?;
     // 5. Synaptic inputs: PSP fits give tau_syn and the gain; both searched on the same measurements.
-    let mut synaptic =
-        |values: &mut Vec<CircuitValues>, stimulus: Stimulus, tau_targets: &[f64], gain_targets: &[f64]| {
-            let sign = if stimulus == Stimulus::Excitatory { 1.0 } else { -1.0 };
-            let (tau_field, gm_field): (Field, Field) = if stimulus == Stimulus::Excitatory {
-                (|v| &mut v.i_bias_syn_exc_tau, |v| &mut v.i_bias_syn_exc_gm)
-            } else {
-                (|v| &mut v.i_bias_syn_inh_tau, |v| &mut v.i_bias_syn_inh_gm)
-            };
-            let name = if sign > 0.0 { "tau_syn_exc" } else { "tau_syn_inh" };
-            let (tau, tau_before) = search(
-                values,
-                &Search::time_constant(name, tau_field, tau_targets, 2400.0),
-                &mut |v| {
-                    let source = if sign > 0.0 {
-                        ReadoutSource::ExcitatorySynapticInput
-                    } else {
-                        ReadoutSource::InhibitorySynapticInput
-                    };
-                    Ok(relaxations(&run(v, false, stimulus, syn_window, source)?).iter().map(|r| r.2).collect())
-                },
-                progress,
-            )?;
-            let (gain, gain_before) = search(
-                values,
-                &Search {
-                    name: if sign > 0.0 { "gain_exc" } else { "gain_inh" },
-                    field: gm_field,
-                    target: gain_targets,
-                    start: 500.0 * gain_targets[0] / 0.61,
-                    nominal_slope: 0.61 / 500.0,
-                    power_law: true,
-                    reciprocal: false,
-                    repeats: 1,
-                },
-                &mut |v| {
-                    let traces = run(v, false, stimulus, psp_window, ReadoutSource::Membrane)?;
-                    Ok(gains(&traces, &tau_mem, &tau, sign))
-                },
-                progress,
-            )?;
-            Ok::<_, CalibrationError>(((tau, gain), (tau_before, gain_before)))
+    let mut synaptic = |values: &mut Vec<CircuitValues>, stimulus: Stimulus| {
+        let excitatory = stimulus == Stimulus::Excitatory;
+        let sign = if excitatory { 1.0 } else { -1.0 };
+        let (tau_parameter, gain_parameter, tau_field, gm_field, source): (_, _, Field, Field, _) = if excitatory {
+            (
+                P::TauSynExc,
+                P::GainExc,
+                |v| &mut v.i_bias_syn_exc_tau,
+                |v| &mut v.i_bias_syn_exc_gm,
+                ReadoutSource::ExcitatorySynapticInput,
+            )
+        } else {
+            (
+                P::TauSynInh,
+                P::GainInh,
+                |v| &mut v.i_bias_syn_inh_tau,
+                |v| &mut v.i_bias_syn_inh_gm,
+                ReadoutSource::InhibitorySynapticInput,
+            )
         };
-    let ((tau_exc, gain_exc), (tau_exc_before, gain_exc_before)) =
-        synaptic(&mut values, Stimulus::Excitatory, &targets.tau_syn_exc_us, &targets.gain_exc)?;
-    let ((tau_inh, gain_inh), (tau_inh_before, gain_inh_before)) =
-        synaptic(&mut values, Stimulus::Inhibitory, &targets.tau_syn_inh_us, &targets.gain_inh)?;
-    let before = per_circuit([
-        &tau_mem_before,
-        &tau_exc_before,
-        &tau_inh_before,
-        &leak_before,
-        &reset_before,
-        &threshold_before,
-        &gain_exc_before,
-        &gain_inh_before,
-    ]);
-    let achieved = per_circuit([&tau_mem, &tau_exc, &tau_inh, &leak, &reset, &threshold, &gain_exc, &gain_inh]);
+        let gain_targets = &targets[gain_parameter];
+        let (tau, tau_before) = search(
+            values,
+            &Search::time_constant(tau_parameter, tau_field, &targets[tau_parameter], 2400.0),
+            &mut |v| Ok(relaxations(&run(v, false, stimulus, syn_window, source)?).iter().map(|r| r.2).collect()),
+            progress,
+        )?;
+        let (gain, gain_before) = search(
+            values,
+            &Search {
+                parameter: gain_parameter,
+                field: gm_field,
+                target: gain_targets,
+                start: 500.0 * gain_targets[0] / 0.61,
+                nominal_slope: 0.61 / 500.0,
+                power_law: true,
+                reciprocal: false,
+                repeats: 1,
+            },
+            &mut |v| {
+                let traces = run(v, false, stimulus, psp_window, ReadoutSource::Membrane)?;
+                Ok(gains(&traces, &tau_mem, &tau, sign))
+            },
+            progress,
+        )?;
+        Ok(((tau, gain), (tau_before, gain_before)))
+    };
+    let ((mut tau_exc, mut gain_exc), (mut tau_exc_before, mut gain_exc_before)) =
+        synaptic(&mut values, Stimulus::Excitatory)?;
+    let ((mut tau_inh, mut gain_inh), (mut tau_inh_before, mut gain_inh_before)) =
+        synaptic(&mut values, Stimulus::Inhibitory)?;
+    let after = PerParameter::from_fn(|p| {
+        std::mem::take(match p {
+            P::TauMem => &mut tau_mem,
+            P::TauSynExc => &mut tau_exc,
+            P::TauSynInh => &mut tau_inh,
+            P::Leak => &mut leak,
+            P::Reset => &mut reset,
+            P::Threshold => &mut threshold,
+            P::GainExc => &mut gain_exc,
+            P::GainInh => &mut gain_inh,
+        })
+    });
+    let before = PerParameter::from_fn(|p| {
+        std::mem::take(match p {
+            P::TauMem => &mut tau_mem_before,
+            P::TauSynExc => &mut tau_exc_before,
+            P::TauSynInh => &mut tau_inh_before,
+            P::Leak => &mut leak_before,
+            P::Reset => &mut reset_before,
+            P::Threshold => &mut threshold_before,
+            P::GainExc => &mut gain_exc_before,
+            P::GainInh => &mut gain_inh_before,
+        })
+    });
 
-    let mut failures_list = Vec::new();
+    let mut failures = Vec::new();
     for c in 0..CIRCUITS {
-        let checks = [
-            ("tau_mem", tau_mem[c], targets.tau_mem_us[c], true),
-            ("tau_syn_exc", tau_exc[c], targets.tau_syn_exc_us[c], true),
-            ("tau_syn_inh", tau_inh[c], targets.tau_syn_inh_us[c], true),
-            ("leak", leak[c], targets.leak_mv[c], false),
-            ("reset", reset[c], targets.reset_mv[c], false),
-            ("threshold", threshold[c], targets.threshold_mv[c], false),
-            ("gain_exc", gain_exc[c], targets.gain_exc[c], true),
-            ("gain_inh", gain_inh[c], targets.gain_inh[c], true),
-        ];
-        for (parameter, got, want, relative) in checks {
-            if !meets(got, want, relative) {
-                failures_list.push(Failure {
+        for (parameter, column) in after.iter() {
+            let (got, want) = (column[c], targets[parameter][c]);
+            if !parameter.tolerance().meets(got, want) {
+                failures.push(Failure {
                     circuit: c,
-                    parameter: parameter.into(),
+                    parameter,
                     reason: if got.is_finite() {
                         format!("reached {got:.3}, target {want:.3}")
                     } else {
@@ -520,5 +498,5 @@ pub fn calibrate(chip: &mut dyn Chip, targets: &Targets, progress: Progress) -> 
             }
         }
     }
-    Ok(Outcome { values, achieved, failures: failures_list, before })
+    Ok(Outcome { values, achieved: per_circuit(&after), failures, before: per_circuit(&before) })
 }

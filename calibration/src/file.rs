@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::calibrate::{Achieved, Failure, Outcome, Targets};
+use crate::measure::CIRCUITS;
 use crate::values::CircuitValues;
 
 /// The tool that writes calibrations.
@@ -35,21 +36,50 @@ pub struct CalibrationFile {
 /// A calibration file that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
-    /// Reading or writing failed (the cause is in the message, not a separate source, so that it is printed once).
-    #[error("calibration {path}: {cause}")]
-    Io {
+    /// Reading failed.
+    #[error("cannot read calibration {path}")]
+    Read {
         /// The file.
         path: PathBuf,
         /// The cause.
-        cause: std::io::Error,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Writing failed.
+    #[error("cannot write calibration {path}")]
+    Write {
+        /// The file (or its folder, or its temporary file).
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
     },
     /// The content is not a calibration.
-    #[error("calibration {path}: not a calibration file: {message}")]
-    Invalid {
+    #[error("calibration {path}: not a calibration file")]
+    Parse {
         /// The file.
         path: PathBuf,
-        /// What is wrong.
-        message: String,
+        /// What is wrong, and where.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A list does not have one entry per circuit.
+    #[error("calibration {path}: {list} has {found} entries, expected {CIRCUITS}")]
+    Length {
+        /// The file.
+        path: PathBuf,
+        /// The list (`values`, `targets.tau_mem_us`, ...).
+        list: String,
+        /// Its entries.
+        found: usize,
+    },
+    /// A CapMem value lies outside the cells' range.
+    #[error("calibration {path}: circuit {circuit}: a CapMem value above 1022")]
+    CapMemRange {
+        /// The file.
+        path: PathBuf,
+        /// The circuit.
+        circuit: usize,
     },
     /// The file is for another chip.
     #[error("calibration {path} was made for {found}, not for {expected}: calibrate this chip first")]
@@ -91,28 +121,15 @@ impl CalibrationFile {
 
     /// Loads and checks a file.
     pub fn load(path: &Path) -> Result<CalibrationFile, FileError> {
-        let text = std::fs::read_to_string(path).map_err(|cause| FileError::Io { path: path.into(), cause })?;
-        let file: CalibrationFile = serde_json::from_str(&text)
-            .map_err(|e| FileError::Invalid { path: path.into(), message: e.to_string() })?;
-        let t = &file.targets;
-        let lengths = [
-            ("values", file.values.len()),
-            ("achieved", file.achieved.len()),
-            ("before", file.before.len()),
-            ("targets.tau_mem_us", t.tau_mem_us.len()),
-            ("targets.tau_syn_exc_us", t.tau_syn_exc_us.len()),
-            ("targets.tau_syn_inh_us", t.tau_syn_inh_us.len()),
-            ("targets.leak_mv", t.leak_mv.len()),
-            ("targets.reset_mv", t.reset_mv.len()),
-            ("targets.threshold_mv", t.threshold_mv.len()),
-            ("targets.gain_exc", t.gain_exc.len()),
-            ("targets.gain_inh", t.gain_inh.len()),
-        ];
-        if let Some((name, n)) = lengths.iter().find(|(_, n)| *n != 512) {
-            return Err(FileError::Invalid {
-                path: path.into(),
-                message: format!("{name} has {n} entries, expected 512"),
-            });
+        let text = std::fs::read_to_string(path).map_err(|source| FileError::Read { path: path.into(), source })?;
+        let file: CalibrationFile =
+            serde_json::from_str(&text).map_err(|source| FileError::Parse { path: path.into(), source })?;
+        let lists = [("values".to_string(), file.values.len()), ("achieved".into(), file.achieved.len())]
+            .into_iter()
+            .chain([("before".into(), file.before.len())])
+            .chain(file.targets.iter().map(|(p, t)| (format!("targets.{}", p.key()), t.len())));
+        if let Some((list, found)) = lists.into_iter().find(|(_, n)| *n != CIRCUITS) {
+            return Err(FileError::Length { path: path.into(), list, found });
         }
         if let Some((c, _)) = file.values.iter().enumerate().find(|(_, v)| {
             [v.v_leak, v.v_reset, v.v_threshold, v.i_bias_leak, v.i_bias_syn_exc_tau, v.i_bias_syn_inh_tau]
@@ -120,10 +137,7 @@ impl CalibrationFile {
                 .chain(&[v.i_bias_syn_exc_gm, v.i_bias_syn_inh_gm])
                 .any(|&x| x > 1022)
         }) {
-            return Err(FileError::Invalid {
-                path: path.into(),
-                message: format!("circuit {c}: a CapMem value above 1022"),
-            });
+            return Err(FileError::CapMemRange { path: path.into(), circuit: c });
         }
         Ok(file)
     }
@@ -139,7 +153,7 @@ impl CalibrationFile {
 
     /// Writes the file atomically (a temporary file, then a rename).
     pub fn save(&self, path: &Path) -> Result<(), FileError> {
-        let io = |cause| FileError::Io { path: path.into(), cause };
+        let io = |source| FileError::Write { path: path.into(), source };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
@@ -150,16 +164,21 @@ impl CalibrationFile {
     }
 }
 
-/// Where cached calibrations live: `$BSS2_CACHE_DIR`, else `$XDG_CACHE_HOME/bss2/calibrations`, else
-/// `~/.cache/bss2/calibrations`.
+/// The variable that overrides the calibration cache folder.
+pub const CACHE_VARIABLE: &str = "BSS2_CACHE_DIR";
+
+/// Where cached calibrations live: `$BSS2_CACHE_DIR`, else `bss2/calibrations` in the user's cache folder
+/// (on Linux `$XDG_CACHE_HOME`, else `~/.cache`).
 pub fn cache_dir() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("BSS2_CACHE_DIR") {
-        return Some(PathBuf::from(dir));
+    cache_dir_from(std::env::var_os(CACHE_VARIABLE), dirs::cache_dir())
+}
+
+/// [`cache_dir`] from the override and the user's cache folder.
+fn cache_dir_from(variable: Option<std::ffi::OsString>, user_cache: Option<PathBuf>) -> Option<PathBuf> {
+    match variable {
+        Some(dir) => Some(PathBuf::from(dir)),
+        None => Some(user_cache?.join("bss2").join("calibrations")),
     }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
-    Some(base.join("bss2").join("calibrations"))
 }
 
 /// The cached calibration of a request, if any.
@@ -182,22 +201,18 @@ mod tests {
     use crate::calibrate::Achieved;
 
     fn file() -> CalibrationFile {
-        let all = |x: f64| vec![x; 512];
-        let targets = Targets {
-            tau_mem_us: all(6.0),
-            tau_syn_exc_us: all(6.0),
-            tau_syn_inh_us: all(6.0),
-            leak_mv: all(360.0),
-            reset_mv: all(360.0),
-            threshold_mv: all(675.0),
-            gain_exc: all(0.67),
-            gain_inh: all(0.67),
-        };
+        use crate::parameter::Parameter as P;
+        let targets = Targets::uniform(&Achieved::from_fn(|p| match p {
+            P::TauMem | P::TauSynExc | P::TauSynInh => 6.0,
+            P::Leak | P::Reset => 360.0,
+            P::Threshold => 675.0,
+            P::GainExc | P::GainInh => 0.67,
+        }));
         let outcome = Outcome {
-            values: vec![CircuitValues::default(); 512],
-            achieved: vec![Achieved::default(); 512],
-            failures: Vec::new(),
-            before: vec![Achieved::default(); 512],
+            values: vec![CircuitValues::default(); CIRCUITS],
+            achieved: vec![Achieved::default(); CIRCUITS],
+            failures: vec![Failure { circuit: 7, parameter: P::Threshold, reason: "not measurable".into() }],
+            before: vec![Achieved::default(); CIRCUITS],
         };
         CalibrationFile::new("emulator profile=x chip_seed=1", &targets, outcome)
     }
@@ -211,7 +226,7 @@ mod tests {
         assert_eq!(CalibrationFile::load(&path).unwrap(), f);
         assert!(f.check_chip(&path, "emulator profile=x chip_seed=2").unwrap_err().to_string().contains("chip_seed=1"));
         let mut short = f.clone();
-        short.targets.gain_inh.pop();
+        short.targets[crate::parameter::Parameter::GainInh].pop();
         short.save(&path).unwrap();
         let e = CalibrationFile::load(&path).unwrap_err().to_string();
         assert!(e.contains("targets.gain_inh has 511 entries"), "{e}");
@@ -223,5 +238,55 @@ mod tests {
         assert!(CalibrationFile::load(&path).unwrap_err().to_string().contains("not a calibration file"));
         assert_eq!(cache_key("a", &f.targets), cache_key("a", &f.targets));
         assert_ne!(cache_key("a", &f.targets), cache_key("b", &f.targets));
+    }
+
+    #[test]
+    fn files_keep_their_field_names_and_order() {
+        let text = serde_json::to_string(&file()).unwrap();
+        let at = |needle: &str| text.find(needle).unwrap_or_else(|| panic!("{needle} missing"));
+        let top = ["tool", "chip", "key", "targets", "values", "achieved", "before", "failures"];
+        assert!(top.windows(2).all(|w| at(&format!("\"{}\":", w[0])) < at(&format!("\"{}\":", w[1]))));
+        let targets = &text[at("\"targets\":")..at("\"values\":")];
+        let keys = [
+            "tau_mem_us",
+            "tau_syn_exc_us",
+            "tau_syn_inh_us",
+            "leak_mv",
+            "reset_mv",
+            "threshold_mv",
+            "gain_exc",
+            "gain_inh",
+        ];
+        let positions: Vec<usize> = keys.iter().map(|k| targets.find(&format!("\"{k}\":")).unwrap()).collect();
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
+        let achieved = keys.iter().map(|k| format!("\"{k}\":0.0")).collect::<Vec<_>>().join(",");
+        assert!(text.contains(&format!("\"achieved\":[{{{achieved}}},")));
+        assert!(text.ends_with(r#""failures":[{"circuit":7,"parameter":"threshold","reason":"not measurable"}]}"#));
+    }
+
+    #[test]
+    fn errors_keep_their_cause_as_source_without_repeating_it() {
+        use std::error::Error;
+        let dir = tempfile::tempdir().unwrap();
+        let missing = CalibrationFile::load(&dir.path().join("none.json")).unwrap_err();
+        assert!(matches!(missing, FileError::Read { .. }));
+        let cause = missing.source().expect("the io error").to_string();
+        assert!(!missing.to_string().contains(&cause), "{missing}");
+        let path = dir.path().join("bad.json");
+        std::fs::write(&path, "{\"tool\": 1}").unwrap();
+        let bad = CalibrationFile::load(&path).unwrap_err();
+        let cause = bad.source().expect("the parse error").to_string();
+        assert!(cause.contains("line 1"), "{cause}");
+        assert!(!bad.to_string().contains(&cause), "{bad}");
+        let blocked = file().save(&path.join("below-a-file.json")).unwrap_err();
+        assert!(matches!(blocked, FileError::Write { .. }) && blocked.source().is_some());
+    }
+
+    #[test]
+    fn the_cache_folder_is_the_override_else_bss2_calibrations_in_the_user_cache() {
+        let user = Some(PathBuf::from("/home/u/.cache"));
+        assert_eq!(cache_dir_from(None, user.clone()), Some(PathBuf::from("/home/u/.cache/bss2/calibrations")));
+        assert_eq!(cache_dir_from(Some("/tmp/c".into()), user), Some(PathBuf::from("/tmp/c")));
+        assert_eq!(cache_dir_from(None, None), None);
     }
 }

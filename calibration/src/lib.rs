@@ -5,6 +5,9 @@ pub mod calibrate;
 pub mod file;
 pub mod fit;
 pub mod measure;
+pub mod parameter;
 pub mod values;
 
+pub use measure::CIRCUITS;
+pub use parameter::{Parameter, PerParameter, Tolerance};
 pub use values::CircuitValues;

@@ -12,11 +12,12 @@ use bss2_protocol::coords::{
 };
 use bss2_protocol::label::SpikeLabel;
 use bss2_protocol::program::{CYCLES_PER_US, Program, ProgramBuilder, Response};
+use bss2_protocol::transport::{BlockingConnection, ConnectionError};
 
 use crate::values::{CircuitValues, capmem_writes};
 
 /// Neuron circuits on a chip.
-pub const CIRCUITS: usize = 512;
+pub const CIRCUITS: usize = Neuron::SIZE;
 /// mV per MADC LSB (spec hardware-reference §2.5).
 pub const MADC_MV_PER_LSB: f64 = 2.0;
 /// The shortest MADC sample period used here: 12 FPGA cycles (96 ns), enough for time constants of
@@ -42,13 +43,18 @@ const STIMULUS_LABEL: u32 = 5;
 
 /// Runs programs on a chip.
 pub trait Chip {
+    /// Why a program could not be run.
+    type Error: std::error::Error + Send + Sync + 'static;
+
     /// Runs one program and returns its decoded response.
-    fn run(&mut self, program: &Program) -> Result<Response, String>;
+    fn run(&mut self, program: &Program) -> Result<Response, Self::Error>;
 }
 
-impl Chip for bss2_protocol::transport::BlockingConnection {
-    fn run(&mut self, program: &Program) -> Result<Response, String> {
-        bss2_protocol::transport::BlockingConnection::run(self, program).map_err(|e| e.to_string())
+impl Chip for BlockingConnection {
+    type Error = ConnectionError;
+
+    fn run(&mut self, program: &Program) -> Result<Response, ConnectionError> {
+        BlockingConnection::run(self, program)
     }
 }
 
@@ -66,7 +72,7 @@ pub enum Stimulus {
 /// One measurement: the CapMem values of every circuit, whether thresholds are on, and the trace to take.
 #[derive(Clone, Debug)]
 pub struct Measurement<'a> {
-    /// Values of all 512 circuits.
+    /// Values of all [`CIRCUITS`] circuits.
     pub values: &'a [CircuitValues],
     /// The recorded circuit's threshold comparator on (with a short refractory time), for threshold
     /// measurements; all others stay off, so that only the recorded circuit fires.
@@ -234,7 +240,7 @@ pub fn program(m: &Measurement, circuits: &[usize]) -> Program {
 }
 
 /// Runs a measurement of `circuits` and cuts the MADC samples into one trace per circuit.
-pub fn traces(chip: &mut dyn Chip, m: &Measurement, circuits: &[usize]) -> Result<Vec<Trace>, String> {
+pub fn traces<C: Chip + ?Sized>(chip: &mut C, m: &Measurement, circuits: &[usize]) -> Result<Vec<Trace>, C::Error> {
     let program = program(m, circuits);
     let response = chip.run(&program)?;
     let (cycles, _) = segment(m);

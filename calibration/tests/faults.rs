@@ -2,6 +2,7 @@
 //! calibrated; a target no circuit reaches is an error naming the parameter and the closest value.
 
 use bss2_calibration::calibrate::{CalibrationError, Targets, calibrate};
+use bss2_calibration::{CIRCUITS, Parameter};
 use bss2_firmware_sim::serve::neuron_faults;
 use bss2_firmware_sim::{ChipProfile, Emulator};
 
@@ -9,7 +10,9 @@ mod common;
 use common::{Direct, uniform};
 
 fn targets(tau_mem: f64) -> Targets {
-    Targets { tau_mem_us: vec![tau_mem; 512], ..uniform(6.0, 360.0, 675.0, 0.673) }
+    let mut targets = uniform(6.0, 360.0, 675.0, 0.673);
+    targets[Parameter::TauMem] = vec![tau_mem; CIRCUITS];
+    targets
 }
 
 #[test]
@@ -21,7 +24,7 @@ fn faulty_circuits_are_flagged_and_the_rest_calibrated() {
     emulator.set_faults(faults);
     let outcome = calibrate(&mut Direct(emulator), &targets(6.0), &mut |_, _, _| {}).unwrap();
     let flagged: Vec<usize> =
-        outcome.failures.iter().filter(|f| f.parameter == "threshold").map(|f| f.circuit).collect();
+        outcome.failures.iter().filter(|f| f.parameter == Parameter::Threshold).map(|f| f.circuit).collect();
     for c in &faulty {
         assert!(flagged.contains(c), "faulty circuit {c} not flagged: {flagged:?}");
     }
@@ -34,6 +37,6 @@ fn an_unreachable_target_names_the_parameter_and_the_closest_value() {
     let emulator = Emulator::new(ChipProfile::default_chip(), 5);
     let error = calibrate(&mut Direct(emulator), &targets(1000.0), &mut |_, _, _| {}).unwrap_err();
     let text = error.to_string();
-    assert!(matches!(error, CalibrationError::Unreachable { parameter: "tau_mem", .. }), "{text}");
+    assert!(matches!(error, CalibrationError::Unreachable { parameter: Parameter::TauMem, .. }), "{text}");
     assert!(text.contains("tau_mem = 1000") && text.contains("closest value measured"), "{text}");
 }

@@ -40,7 +40,7 @@ pub struct ChipSettings {
 impl Default for ChipSettings {
     fn default() -> Self {
         ChipSettings {
-            scales: Scales { time_unit_us: 6.0, scale_weights: 30.0 },
+            scales: Scales::REFERENCE,
             window: 30.0,
             offset_us: 100.0,
             retries: 5,
@@ -104,7 +104,7 @@ fn nominal_circuit_values(mapping: &ChipMapping, chip: &Chip, scales: Scales) ->
     let params: Vec<_> = mapping.layers.iter().map(|l| l.params).collect();
     let dac = choose_dac(&curves, &params, scales);
     // Circuits outside the network (threshold off) get the first layer's values.
-    let mut values = vec![nominal_values(&curves, &params[0], scales, dac); 512];
+    let mut values = vec![nominal_values(&curves, &params[0], scales, dac); bss2_calibration::CIRCUITS];
     for layer in &mapping.layers {
         let v = nominal_values(&curves, &layer.params, scales, dac);
         for b in layer.first..layer.first + layer.size {
@@ -120,16 +120,14 @@ fn nominal_circuit_values(mapping: &ChipMapping, chip: &Chip, scales: Scales) ->
 fn check_targets(mapping: &ChipMapping, t: &Targets, scales: Scales, path: &std::path::Path) -> Result<(), ChipError> {
     for layer in &mapping.layers {
         let want = super::targets::circuit_targets(&layer.params, scales);
-        let names = ["tau_mem_us", "tau_syn_us", "leak_mv", "reset_mv", "threshold_mv", "gain"];
         for b in layer.first..layer.first + layer.size {
             let c = layout::circuits(b)[0];
-            let got =
-                [t.tau_mem_us[c], t.tau_syn_exc_us[c], t.leak_mv[c], t.reset_mv[c], t.threshold_mv[c], t.gain_exc[c]];
-            for ((name, g), w) in names.iter().zip(got).zip(want) {
+            for (parameter, &w) in want.iter() {
+                let g = t[parameter][c];
                 if (g - w).abs() > 1e-6 * w.abs().max(1.0) {
                     return Err(ChipError::CalibrationTargets {
                         path: path.to_path_buf(),
-                        parameter: name,
+                        parameter: parameter.key(),
                         found: g,
                         needed: w,
                         layer: layer.chain_index,

@@ -2,6 +2,7 @@
 
 use std::time::Instant;
 
+use bss2_calibration::CIRCUITS;
 use bss2_calibration::calibrate::{Targets, calibrate};
 use bss2_calibration::file::{CalibrationFile, cached, store};
 
@@ -29,11 +30,11 @@ pub fn obtain(chip: &Chip, targets: &Targets, force: bool) -> Result<(Calibratio
     let mut connection = chip.fresh().connect(ChipSettings::default().timeout * 6)?;
     let started = Instant::now();
     let mut last_stage = String::new();
-    tracing::info!("calibrating {identity} (all 512 neuron circuits)");
+    tracing::info!("calibrating {identity} (all {CIRCUITS} neuron circuits)");
     let outcome = calibrate(&mut connection, targets, &mut |stage, _, n| {
         if stage != last_stage {
             tracing::info!(
-                "[{:6.1} s] {stage}: measuring all 512 circuits ({n} rounds)",
+                "[{:6.1} s] {stage}: measuring all {CIRCUITS} circuits ({n} rounds)",
                 started.elapsed().as_secs_f64()
             );
             last_stage = stage.to_string();

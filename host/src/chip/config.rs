@@ -38,6 +38,11 @@ pub struct Scales {
     pub scale_weights: f64,
 }
 
+impl Scales {
+    /// The reference's scales: 6 us per model time unit, 30 LSB per weight unit.
+    pub const REFERENCE: Scales = Scales { time_unit_us: 6.0, scale_weights: 30.0 };
+}
+
 /// The spike-time-setting ratio `(theta - E_l) * scale_weights * g_l * tau_mem * time_unit` (us) a layer needs:
 /// (threshold - leak) over the gain of one weight LSB.
 fn needed_ratio(p: &NeuronParams, scales: Scales) -> f64 {
@@ -234,7 +239,7 @@ mod tests {
     #[test]
     fn nominal_values_realise_the_model_scale_to_1e_5() {
         let curves = ChipProfile::ideal().curves;
-        let scales = Scales { time_unit_us: 6.0, scale_weights: 30.0 };
+        let scales = Scales::REFERENCE;
         // The last case reached only 4e-4 with the DAC bias fixed at 1000.
         for (tau_mem, threshold) in [(1.0, 2.6), (2.0, 1.0), (1.0, 1.0), (2.0, 0.7207006044827412)] {
             let ratio = if tau_mem == 2.0 { TauRatio::Two } else { TauRatio::One };
@@ -244,10 +249,10 @@ mod tests {
             let inv = NominalInverse(&curves);
             let gain = inv.gain(f64::from(v.i_bias_syn_exc_gm), f64::from(dac));
             let span_mv = f64::from(v.v_threshold - v.v_leak) * curves.mv_per_capmem_lsb;
-            let want = threshold * 30.0 * p.g_leak * tau_mem * 6.0;
+            let want = threshold * scales.scale_weights * p.g_leak * tau_mem * scales.time_unit_us;
             assert!((span_mv / gain / want - 1.0).abs() < 1e-5, "{v:?} dac {dac}: {}", span_mv / gain / want - 1.0);
             let tau = curves.tau_mem_us_lsb / (f64::from(v.i_bias_leak) + curves.bias_offset_lsb);
-            assert_eq!(tau, 6.0 * tau_mem);
+            assert_eq!(tau, scales.time_unit_us * tau_mem);
         }
     }
 }

@@ -3,27 +3,49 @@
 
 use std::fmt::Write;
 
-use bss2_firmware_sim::{ChipProfile, Emulator};
+use bss2_calibration::{CIRCUITS, Parameter};
+use bss2_firmware_sim::{ChipProfile, CircuitParameters, Emulator};
 use bss2_protocol::coords::{CapMemCell, Quadrant, SharedCapMemCell};
 use bss2_protocol::program::ProgramBuilder;
 
 use super::config::{CircuitValues, SYNAPSE_DAC_BIAS, Scales, capmem_writes, nominal_values};
-use crate::model::{NeuronParams, TauRatio};
+use super::targets::reference_params;
 
-/// The CSV header.
-pub const HEADER: &str =
-    "neuron,tau_mem_us,tau_syn_exc_us,tau_syn_inh_us,leak_mv,threshold_mv,reset_mv,gain_exc,gain_inh";
+/// The CSV columns after `neuron`: every parameter by its key, in the order of the emulator's
+/// [`CircuitParameters`] (threshold before reset), which the first readers of this CSV know.
+pub const COLUMNS: [Parameter; Parameter::COUNT] = [
+    Parameter::TauMem,
+    Parameter::TauSynExc,
+    Parameter::TauSynInh,
+    Parameter::Leak,
+    Parameter::Threshold,
+    Parameter::Reset,
+    Parameter::GainExc,
+    Parameter::GainInh,
+];
 
-/// The reference's chip model (tau_syn = tau_mem = 1, g_leak 1, leak 0, threshold 2.6) at 6 us and 30 LSB per
-/// weight unit: what the nominal values of `inspect` realise.
-pub fn reference_params() -> NeuronParams {
-    NeuronParams { tau_syn: 1.0, tau_mem: 1.0, g_leak: 1.0, leak: 0.0, threshold: 2.6, ratio: TauRatio::One }
+/// The CSV header: `neuron,tau_mem_us,...`.
+pub fn header() -> String {
+    std::iter::once("neuron").chain(COLUMNS.iter().map(|p| p.key())).collect::<Vec<_>>().join(",")
 }
 
-/// Nominal values of every circuit for the reference's chip model.
+/// A circuit's true value of a parameter.
+pub fn truth(p: &CircuitParameters, parameter: Parameter) -> f64 {
+    match parameter {
+        Parameter::TauMem => p.tau_mem_us,
+        Parameter::TauSynExc => p.tau_syn_exc_us,
+        Parameter::TauSynInh => p.tau_syn_inh_us,
+        Parameter::Leak => p.leak_mv,
+        Parameter::Reset => p.reset_mv,
+        Parameter::Threshold => p.threshold_mv,
+        Parameter::GainExc => p.gain_exc,
+        Parameter::GainInh => p.gain_inh,
+    }
+}
+
+/// Nominal values of every circuit for the reference's chip model at the reference's scales.
 pub fn nominal_circuit_values(profile: &ChipProfile) -> Vec<CircuitValues> {
-    let scales = Scales { time_unit_us: 6.0, scale_weights: 30.0 };
-    vec![nominal_values(&profile.curves, &reference_params(), scales, SYNAPSE_DAC_BIAS); 512]
+    vec![nominal_values(&profile.curves, &reference_params(), Scales::REFERENCE, SYNAPSE_DAC_BIAS); CIRCUITS]
 }
 
 /// One CSV row per circuit: the true values with these CapMem values on the chip of this profile and seed.
@@ -40,21 +62,14 @@ pub fn inspect_csv(profile: &ChipProfile, chip_seed: u64, values: &[CircuitValue
     let mut program = ProgramBuilder::new();
     program.write_all(writes);
     emulator.execute(&program.build().words()).expect("a program built here is well formed");
-    let mut out = String::from(HEADER);
+    let mut out = header();
     out.push('\n');
     for (n, p) in emulator.circuit_parameters().iter().enumerate() {
-        let _ = writeln!(
-            out,
-            "{n},{},{},{},{},{},{},{},{}",
-            p.tau_mem_us,
-            p.tau_syn_exc_us,
-            p.tau_syn_inh_us,
-            p.leak_mv,
-            p.threshold_mv,
-            p.reset_mv,
-            p.gain_exc,
-            p.gain_inh
-        );
+        let _ = write!(out, "{n}");
+        for parameter in COLUMNS {
+            let _ = write!(out, ",{}", truth(p, parameter));
+        }
+        out.push('\n');
     }
     out
 }
@@ -68,16 +83,21 @@ mod tests {
         let ideal = ChipProfile::ideal();
         let csv = inspect_csv(&ideal, 3, &nominal_circuit_values(&ideal));
         let rows: Vec<&str> = csv.lines().collect();
-        assert_eq!(rows[0], HEADER);
-        assert_eq!(rows.len(), 513);
+        assert_eq!(rows[0], header());
+        assert_eq!(
+            rows[0],
+            "neuron,tau_mem_us,tau_syn_exc_us,tau_syn_inh_us,leak_mv,threshold_mv,reset_mv,gain_exc,gain_inh"
+        );
+        assert_eq!(rows.len(), CIRCUITS + 1);
         let first: Vec<f64> = rows[1].split(',').map(|x| x.parse().unwrap()).collect();
         assert_eq!(&first[1..3], &[6.0, 6.0]);
         assert!(rows[1..].iter().all(|r| r.split_once(',').unwrap().1 == rows[1].split_once(',').unwrap().1));
         let default = ChipProfile::default_chip();
         let csv = inspect_csv(&default, 3, &nominal_circuit_values(&default));
         let taus: Vec<f64> = csv.lines().skip(1).map(|r| r.split(',').nth(1).unwrap().parse().unwrap()).collect();
-        let mean = taus.iter().sum::<f64>() / 512.0;
-        let std = (taus.iter().map(|t| (t - mean).powi(2)).sum::<f64>() / 511.0).sqrt();
+        let n = taus.len() as f64;
+        let mean = taus.iter().sum::<f64>() / n;
+        let std = (taus.iter().map(|t| (t - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
         assert!((0.1..0.2).contains(&(std / mean)), "relative spread {}", std / mean);
     }
 }

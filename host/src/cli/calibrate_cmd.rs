@@ -1,18 +1,20 @@
 //! `bss2 calibrate`: measure a chip's neuron circuits and fit their CapMem values to targets.
 
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::chip::Chip;
 use crate::chip::calibrating::{self, Origin};
 use crate::chip::config::Scales;
-use crate::chip::targets::{config_targets, uniform_targets};
+use crate::chip::targets::{config_targets, reference_params, uniform_targets};
 use crate::config::Config;
-use crate::model::{NeuronParams, TauRatio};
 use crate::substrate::Substrate;
 use anyhow::{Context, bail};
-use bss2_calibration::calibrate::{Achieved, Targets};
+use bss2_calibration::calibrate::Targets;
 use bss2_calibration::file::CalibrationFile;
+use bss2_calibration::{CIRCUITS, Parameter};
 use bss2_firmware_sim::serve::ServerFaults;
 
 /// Measure every neuron circuit of a chip and fit its CapMem values to targets; writes a calibration file.
@@ -47,42 +49,47 @@ pub struct Cmd {
     report: Option<PathBuf>,
 }
 
-fn reference_params() -> NeuronParams {
-    NeuronParams { tau_syn: 1.0, tau_mem: 1.0, g_leak: 1.0, leak: 0.0, threshold: 2.6, ratio: TauRatio::One }
+/// Keys of `--target` that set one parameter of both synaptic inputs.
+const BOTH_INPUTS: [(&str, [Parameter; 2]); 2] =
+    [("tau_syn", [Parameter::TauSynExc, Parameter::TauSynInh]), ("gain", [Parameter::GainExc, Parameter::GainInh])];
+
+/// User input quoted in a message, cut to a readable length.
+fn quoted(text: &str) -> String {
+    const LIMIT: usize = 40;
+    match text.char_indices().nth(LIMIT) {
+        Some((end, _)) => format!("{:?}...", &text[..end]),
+        None => format!("{text:?}"),
+    }
 }
 
-/// Parses `key=value,...` into the targets.
+/// The parameters a `--target` key sets: one parameter by its name, or both inputs' (`tau_syn`, `gain`).
+fn parameters_of(key: &str) -> Option<Vec<Parameter>> {
+    match BOTH_INPUTS.iter().find(|(name, _)| *name == key) {
+        Some((_, both)) => Some(both.to_vec()),
+        None => Parameter::from_name(key).map(|p| vec![p]),
+    }
+}
+
+/// Parses `key=value,...` into the targets; a value may carry its parameter's unit (`6us`, `360mV`).
 fn apply_targets(text: &str, t: &mut Targets) -> anyhow::Result<()> {
     for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-        let (key, value) = entry.split_once('=').with_context(|| format!("--target {entry:?}: expected key=value"))?;
-        let number = |suffix: &str| -> anyhow::Result<f64> {
-            let v = value.trim().strip_suffix(suffix).unwrap_or(value.trim());
-            let x: f64 = v.parse().with_context(|| format!("--target {key}: {value:?} is not a number"))?;
-            anyhow::ensure!(x.is_finite() && x > 0.0, "--target {key}: {value:?} must be positive");
-            Ok(x)
+        let (key, value) =
+            entry.split_once('=').with_context(|| format!("--target {}: expected key=value", quoted(entry)))?;
+        let key = key.trim();
+        let Some(parameters) = parameters_of(key) else {
+            let known: Vec<&str> = Parameter::ALL.iter().map(|p| p.name()).chain(BOTH_INPUTS.map(|b| b.0)).collect();
+            bail!(
+                "--target: unknown key {} (known: {}; tau_syn and gain set both inputs)",
+                quoted(key),
+                known.join(", ")
+            );
         };
-        let all = |x: f64| vec![x; 512];
-        match key.trim() {
-            "tau_mem" => t.tau_mem_us = all(number("us")?),
-            "tau_syn" => {
-                let x = number("us")?;
-                (t.tau_syn_exc_us, t.tau_syn_inh_us) = (all(x), all(x));
-            }
-            "tau_syn_exc" => t.tau_syn_exc_us = all(number("us")?),
-            "tau_syn_inh" => t.tau_syn_inh_us = all(number("us")?),
-            "leak" => t.leak_mv = all(number("mV")?),
-            "reset" => t.reset_mv = all(number("mV")?),
-            "threshold" => t.threshold_mv = all(number("mV")?),
-            "gain" => {
-                let x = number("")?;
-                (t.gain_exc, t.gain_inh) = (all(x), all(x));
-            }
-            "gain_exc" => t.gain_exc = all(number("")?),
-            "gain_inh" => t.gain_inh = all(number("")?),
-            other => bail!(
-                "--target: unknown key {other:?} (known: tau_mem, tau_syn, tau_syn_exc, tau_syn_inh, leak, reset, \
-                 threshold, gain, gain_exc, gain_inh)"
-            ),
+        let unit = parameters[0].unit();
+        let number = value.trim().strip_suffix(unit).unwrap_or(value.trim());
+        let x: f64 = number.parse().with_context(|| format!("--target {key}: {} is not a number", quoted(value)))?;
+        anyhow::ensure!(x.is_finite() && x > 0.0, "--target {key}: {} must be positive", quoted(value));
+        for p in parameters {
+            t[p] = vec![x; CIRCUITS];
         }
     }
     Ok(())
@@ -97,7 +104,7 @@ fn spread(xs: impl Iterator<Item = f64>) -> (f64, f64, usize) {
 
 impl Cmd {
     pub fn run(self) -> anyhow::Result<()> {
-        let scales = Scales { time_unit_us: 6.0, scale_weights: 30.0 };
+        let scales = Scales::REFERENCE;
         let mut targets = match &self.from_config {
             None => uniform_targets(&reference_params(), scales),
             Some(path) => {
@@ -117,77 +124,99 @@ impl Cmd {
         let (file, origin) = calibrating::obtain(&chip, &targets, self.force)?;
         file.save(&self.out)?;
         if origin == Origin::Cached {
-            println!(
+            say(format!(
                 "unchanged request: the cached calibration of {} was written to {}",
                 file.chip,
                 self.out.display()
-            );
+            ))?;
         } else {
-            println!(
-                "calibrated {} in {:.1} s; written to {}",
-                file.chip,
-                started.elapsed().as_secs_f64(),
-                self.out.display()
-            );
+            let seconds = started.elapsed().as_secs_f64();
+            say(format!("calibrated {} in {seconds:.1} s; written to {}", file.chip, self.out.display()))?;
         }
-        print_table(&file);
+        say(table(&file))?;
         if let Some(dir) = &self.report {
             write_report(&file, dir)?;
+            let count = Parameter::COUNT;
+            say(format!("report: {count} histograms (PNG, with their numbers as CSV) in {}", dir.display()))?;
         }
         Ok(())
     }
 }
 
-type Column = fn(&Achieved) -> f64;
-
-/// The calibrated parameters: name, value, targets, unit.
-fn parameters(file: &CalibrationFile) -> [(&'static str, Column, &Vec<f64>, &'static str); 8] {
-    [
-        ("tau_mem", |a| a.tau_mem_us, &file.targets.tau_mem_us, "us"),
-        ("tau_syn_exc", |a| a.tau_syn_exc_us, &file.targets.tau_syn_exc_us, "us"),
-        ("tau_syn_inh", |a| a.tau_syn_inh_us, &file.targets.tau_syn_inh_us, "us"),
-        ("leak", |a| a.leak_mv, &file.targets.leak_mv, "mV"),
-        ("reset", |a| a.reset_mv, &file.targets.reset_mv, "mV"),
-        ("threshold", |a| a.threshold_mv, &file.targets.threshold_mv, "mV"),
-        ("gain_exc", |a| a.gain_exc, &file.targets.gain_exc, "mV/us per LSB"),
-        ("gain_inh", |a| a.gain_inh, &file.targets.gain_inh, "mV/us per LSB"),
-    ]
-}
-
 /// One histogram per parameter, before and after, into `dir`.
 fn write_report(file: &CalibrationFile, dir: &std::path::Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("--report {}", dir.display()))?;
-    for (name, column, target, unit) in parameters(file) {
-        let before: Vec<f64> = file.before.iter().map(column).collect();
-        let after: Vec<f64> = file.achieved.iter().map(column).collect();
-        let title = format!("{name}, {}", file.chip);
-        let axis = format!("{name} ({unit})");
-        crate::plot::before_after_histogram(&dir.join(name), &title, &axis, target[0], &before, &after)?;
+    for p in Parameter::ALL {
+        let before: Vec<f64> = file.before.iter().map(|a| a[p]).collect();
+        let after: Vec<f64> = file.achieved.iter().map(|a| a[p]).collect();
+        let title = format!("{p}, {}", file.chip);
+        let axis = format!("{p} ({})", p.unit());
+        let target = file.targets[p][0];
+        crate::plot::before_after_histogram(&dir.join(p.name()), &title, &axis, target, &before, &after)?;
     }
-    println!("report: 8 histograms (PNG, with their numbers as CSV) in {}", dir.display());
     Ok(())
 }
 
-fn print_table(file: &CalibrationFile) {
-    let rows = parameters(file);
-    println!(
+/// Prints a line; a reader that stops early (`| head`) is not an error.
+fn say(line: String) -> anyhow::Result<()> {
+    match writeln!(std::io::stdout().lock(), "{line}") {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("writing to stdout"),
+    }
+}
+
+/// The table of every parameter's target, spreads before and after, and failures.
+fn table(file: &CalibrationFile) -> String {
+    let mut out = format!(
         "{:<12} {:>10} {:>24} {:>24} {:>7}",
         "parameter", "target", "before: mean +- std", "after: mean +- std", "failed"
     );
-    for (name, column, target, unit) in rows {
-        let (bm, bs, _) = spread(file.before.iter().map(column));
-        let (am, as_, _) = spread(file.achieved.iter().map(column));
-        let failed = file.failures.iter().filter(|f| f.parameter == name).count();
-        println!(
-            "{name:<12} {:>10.4} {:>24} {:>24} {failed:>7}  {unit}",
-            target[0],
+    for p in Parameter::ALL {
+        let (bm, bs, _) = spread(file.before.iter().map(|a| a[p]));
+        let (am, as_, _) = spread(file.achieved.iter().map(|a| a[p]));
+        let failed = file.failures.iter().filter(|f| f.parameter == p).count();
+        let _ = write!(
+            out,
+            "\n{:<12} {:>10.4} {:>24} {:>24} {failed:>7}  {}",
+            p.name(),
+            file.targets[p][0],
             format!("{bm:.4} +- {bs:.4}"),
-            format!("{am:.4} +- {as_:.4}")
+            format!("{am:.4} +- {as_:.4}"),
+            p.unit()
         );
     }
     if !file.failures.is_empty() {
         let mut circuits: Vec<usize> = file.failures.iter().map(|f| f.circuit).collect();
         circuits.dedup();
-        println!("{} circuits missed a target (listed with reasons in the file): {circuits:?}", circuits.len());
+        let _ = write!(
+            out,
+            "\n{} circuits missed a target (listed with reasons in the file): {circuits:?}",
+            circuits.len()
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_are_parsed_by_parameter_name_with_units_and_both_input_keys() {
+        let reference = uniform_targets(&reference_params(), Scales::REFERENCE);
+        let mut t = reference.clone();
+        apply_targets("tau_mem=8us, tau_syn=5, leak=350mV,gain_inh=0.5", &mut t).unwrap();
+        assert_eq!((t[Parameter::TauMem][0], t[Parameter::TauMem].len()), (8.0, CIRCUITS));
+        assert_eq!((t[Parameter::TauSynExc][9], t[Parameter::TauSynInh][9]), (5.0, 5.0));
+        assert_eq!((t[Parameter::Leak][0], t[Parameter::Reset][0]), (350.0, 360.0));
+        assert_eq!((t[Parameter::GainInh][0], t[Parameter::GainExc][0]), (0.5, reference[Parameter::GainExc][0]));
+        let e = apply_targets("tau_mem_us=6", &mut t).unwrap_err().to_string();
+        assert!(e.contains("unknown key \"tau_mem_us\"") && e.contains("gain_inh, tau_syn, gain;"), "{e}");
+        let e = apply_targets("leak=6us", &mut t).unwrap_err().to_string();
+        assert!(e.contains("--target leak: \"6us\" is not a number"), "{e}");
+        assert!(apply_targets("tau_mem=-1us", &mut t).unwrap_err().to_string().contains("must be positive"));
+        let long = format!("tau_mem={}", "9".repeat(100_000));
+        let e = apply_targets(&format!("{long}x"), &mut t).unwrap_err().to_string();
+        assert!(e.len() < 200, "the value is cut: {} bytes", e.len());
     }
 }

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use crate::chip::config::Scales;
 use crate::chip::{Chip, ChipSettings};
 use crate::config::Config;
 use crate::data::Split;
@@ -51,7 +52,7 @@ pub struct ChipArgs {
     #[arg(long, default_value_t = 30.0)]
     pub window: f64,
     /// Microseconds of chip time per model time unit.
-    #[arg(long, default_value_t = 6.0)]
+    #[arg(long, default_value_t = Scales::REFERENCE.time_unit_us)]
     pub time_unit_us: f64,
     /// Runs tried per batch before giving up (stalls, timeouts, broken links).
     #[arg(long, default_value_t = 5)]
