@@ -7,7 +7,6 @@ use bss2_host::chip::{ChipBackend, ChipSettings, Substrate};
 use bss2_host::config::Config;
 use bss2_host::data::Split;
 use bss2_host::inference;
-use bss2_host::io::read_npy_f64;
 use bss2_host::model::Matrix;
 use bss2_host::network::{ForwardOptions, Layer, Network};
 use bss2_host::train::run_dir::RunDir;
@@ -154,7 +153,7 @@ fn the_chip_ready_network_reproduces_its_reference_outputs_on_an_ideal_chip() {
     let run = RunDir::new(dir.path());
     let substrate = Substrate::Emulator { profile: ChipProfile::ideal() };
     let (result, stats) = inference::run_on_chip(&run, None, Split::Test, substrate, ChipSettings::default()).unwrap();
-    let (_, outputs) = read_npy_f64(&result.outputs_path).unwrap();
+    let (_, outputs) = common::read_npy_f64(&result.outputs_path);
     let want = common::rows(&entry["test_output_times"]).concat();
     let mut differences: Vec<f64> = outputs
         .iter()
@@ -188,7 +187,7 @@ fn the_chip_ready_network_on_a_default_chip_without_calibration() {
         let settings = ChipSettings { chip_seed: seed, ..ChipSettings::default() };
         let substrate = Substrate::Emulator { profile: ChipProfile::default_chip() };
         let (result, _) = inference::run_on_chip(&run, None, Split::Test, substrate, settings).unwrap();
-        let (_, outputs) = read_npy_f64(&result.outputs_path).unwrap();
+        let (_, outputs) = common::read_npy_f64(&result.outputs_path);
         accuracies.push((result.accuracy, outputs));
     }
     eprintln!(
