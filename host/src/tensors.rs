@@ -131,7 +131,7 @@ impl TensorFile {
     }
 
     /// The tensor `name`, checked to have `shape`.
-    pub fn get(&self, name: &str, shape: &[usize]) -> Result<&[f64], TensorError> {
+    fn get(&self, name: &str, shape: &[usize]) -> Result<&[f64], TensorError> {
         let (have, values) = self.tensors.get(name).ok_or_else(|| TensorError::Missing(name.to_string()))?;
         if have != shape {
             return Err(TensorError::Shape { name: name.into(), found: have.clone(), expected: shape.to_vec() });
