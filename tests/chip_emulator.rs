@@ -9,7 +9,6 @@ use bss2_host::config::Config;
 use bss2_host::data::Split;
 use bss2_host::forward::Placement;
 use bss2_host::inference;
-use bss2_host::io::read_npy_f64;
 use bss2_host::model::Matrix;
 use bss2_host::network::{ForwardOptions, Layer, Network};
 use bss2_host::train::run_dir::RunDir;
@@ -167,7 +166,7 @@ fn the_chip_ready_network_reproduces_its_reference_outputs_on_an_ideal_chip() {
     let run = RunDir::new(dir.path());
     let placement = Placement::chip(ideal(), ChipSettings::default());
     let (result, stats) = inference::run(&run, None, Split::Test, placement).unwrap();
-    let (_, outputs) = read_npy_f64(&result.outputs_path).unwrap();
+    let (_, outputs) = common::read_npy_f64(&result.outputs_path);
     let want = common::rows(&entry["test_output_times"]).concat();
     let mut differences: Vec<f64> = outputs
         .iter()
@@ -201,7 +200,7 @@ fn the_chip_ready_network_on_a_default_chip_without_calibration() {
         let chip = Chip::embedded(ChipProfile::default_chip(), seed, &ServerFaults::default());
         let (result, _) =
             inference::run(&run, None, Split::Test, Placement::chip(chip, ChipSettings::default())).unwrap();
-        let (_, outputs) = read_npy_f64(&result.outputs_path).unwrap();
+        let (_, outputs) = common::read_npy_f64(&result.outputs_path);
         accuracies.push((result.accuracy, outputs));
     }
     eprintln!(

@@ -4,7 +4,6 @@
 use bss2_host::data::Split;
 use bss2_host::forward::Placement;
 use bss2_host::inference;
-use bss2_host::io::read_npy_f64;
 use bss2_host::train::run_dir::RunDir;
 use serde_json::Value;
 
@@ -24,7 +23,7 @@ fn pretrained_networks_reproduce_the_reference_outputs() {
         let (_, epoch) = convert(entry, dir.path());
         let result = inference::run(&RunDir::new(dir.path()), None, Split::Test, Placement::Simulation).unwrap().0;
         assert_eq!(result.epoch, epoch);
-        let (shape, outputs) = read_npy_f64(&result.outputs_path).unwrap();
+        let (shape, outputs) = common::read_npy_f64(&result.outputs_path);
         let want = rows(&entry["test_output_times"]);
         assert_eq!(shape, vec![want.len(), want[0].len()], "{name}");
         let mut worst = 0.0f64;

@@ -30,9 +30,9 @@ use crate::model::Matrix;
 use crate::network::{Layer, Network};
 use crate::plot::{self, Classified, Curves, NeuronTimes, PlotError, SummaryPanels};
 use crate::rng::{self, Purpose};
-use crate::train::checkpoint;
 use crate::train::evaluate::batch_inputs;
 use crate::train::loss::Loss;
+use crate::train::metrics::{self, EpochMetrics, MetricsError};
 use crate::train::run_dir::RunDir;
 use crate::train::runner::RunError;
 use crate::train::session::Splits;
@@ -56,14 +56,6 @@ pub enum EvalError {
         /// The saved epochs, in words.
         saved: String,
     },
-    /// A file is missing or malformed.
-    #[error("{path}: {message}")]
-    File {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        message: String,
-    },
     /// The plots folder cannot be made.
     #[error("cannot create the folder {}", path.display())]
     Folder {
@@ -73,6 +65,9 @@ pub enum EvalError {
         #[source]
         source: std::io::Error,
     },
+    /// `metrics.csv` is missing or malformed.
+    #[error(transparent)]
+    Metrics(#[from] MetricsError),
     /// Loading the run failed.
     #[error(transparent)]
     Run(#[from] RunError),
@@ -145,56 +140,25 @@ fn record(
     Ok(Record { layers, predictions })
 }
 
-/// Parses `metrics.csv` by its header; `bumped_batches` (if present) gives the bump epochs.
-fn read_metrics(path: &Path) -> Result<Curves, EvalError> {
-    let file = |message: String| EvalError::File { path: path.into(), message };
-    let text = std::fs::read_to_string(path).map_err(|e| file(format!("cannot read the metrics: {e}")))?;
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().ok_or_else(|| file("empty file".into()))?.split(',').map(str::trim).collect();
-    let column = |name: &str| header.iter().position(|h| *h == name);
-    let required = ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "learning_rate"];
-    let mut index = Vec::new();
-    for name in required {
-        index.push(column(name).ok_or_else(|| file(format!("no column {name:?} in the header")))?);
+/// The curves of `metrics.csv`, read by column name. Files of older versions have no `bumped_batches`: their
+/// bumps are unknown (not drawn).
+fn read_curves(path: &Path) -> Result<Curves, MetricsError> {
+    let file = metrics::read(path)?;
+    let column = |f: fn(&EpochMetrics) -> f64| file.rows.iter().map(f).collect::<Vec<f64>>();
+    let bumps_known = file.has("bumped_batches");
+    if !bumps_known {
+        info!("{}: no bumped_batches column (an older version wrote it): bumps are not drawn", path.display());
     }
-    let bumped = column("bumped_batches");
-    let mut curves = Curves::default();
-    for (n, line) in lines.enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let cells: Vec<&str> = line.split(',').map(str::trim).collect();
-        let value = |i: usize| -> Result<f64, EvalError> {
-            let cell = cells.get(i).ok_or_else(|| file(format!("line {}: too few columns", n + 2)))?;
-            cell.parse::<f64>().map_err(|_| file(format!("line {}: {cell:?} is not a number", n + 2)))
-        };
-        let v: Vec<f64> = index.iter().map(|&i| value(i)).collect::<Result<_, _>>()?;
-        curves.epochs.push(v[0]);
-        curves.train_loss.push(v[1]);
-        curves.train_accuracy.push(v[2]);
-        curves.val_loss.push(v[3]);
-        curves.val_accuracy.push(v[4]);
-        curves.learning_rate.push(v[5]);
-        curves.bumped_batches.push(match bumped {
-            Some(i) => value(i)?,
-            None => f64::NAN,
-        });
-    }
-    if curves.epochs.is_empty() {
-        return Err(file("no epochs".into()));
-    }
-    Ok(curves)
-}
-
-/// Bumped batches per epoch from the resume point's history, when `metrics.csv` lacks them.
-fn bumps_from_resume_point(dir: &RunDir, config: &Config, curves: &mut Curves) {
-    if curves.bumped_batches.iter().any(|b| !b.is_nan()) {
-        return;
-    }
-    let Ok(bytes) = std::fs::read(dir.resume()) else { return };
-    let Ok(state) = checkpoint::load(&bytes, config) else { return };
-    for (epoch, bumped) in curves.epochs.iter().zip(curves.bumped_batches.iter_mut()) {
-        if let Some(m) = state.history.iter().find(|m| m.epoch as f64 == *epoch) {
-            *bumped = m.bumped_batches as f64;
-        }
-    }
+    Ok(Curves {
+        epochs: column(|m| m.epoch as f64),
+        train_loss: column(|m| m.train_loss),
+        train_accuracy: column(|m| m.train_accuracy),
+        val_loss: column(|m| m.val_loss),
+        val_accuracy: column(|m| m.val_accuracy),
+        learning_rate: column(|m| m.learning_rate),
+        bumped_batches: if bumps_known { column(|m| m.bumped_batches as f64) } else { column(|_| f64::NAN) },
+        batches_per_epoch: None,
+    })
 }
 
 /// The saved epoch to evaluate.
@@ -241,8 +205,7 @@ pub fn run(
     let config = Config::load(&dir.config()).map_err(RunError::from)?;
     let epoch = choose_epoch(dir, epoch)?;
     let network = load_network(&config, &dir.network(epoch))?;
-    let mut curves = read_metrics(&dir.metrics())?;
-    bumps_from_resume_point(dir, &config, &mut curves);
+    let mut curves = read_curves(&dir.metrics())?;
     let data = Splits::build(&config).map_err(RunError::from)?;
     curves.batches_per_epoch = Some(data.train.len().div_ceil(config.training.batch_size.max(1)) as f64);
     let loss = Loss::for_config(&config);

@@ -9,6 +9,14 @@ use bss2_host::network::{Layer, Network};
 use bss2_host::train::run_dir::RunDir;
 use serde_json::Value;
 
+/// A float64 .npy file the tool wrote: its shape and its values in C order.
+pub fn read_npy_f64(path: &Path) -> (Vec<usize>, Vec<f64>) {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let npy = npyz::NpyFile::new(bytes.as_slice()).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let shape = npy.shape().iter().map(|&d| usize::try_from(d).unwrap()).collect();
+    (shape, npy.into_vec().unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+}
+
 /// The reference's pretrained networks with their test outputs.
 pub const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../host/tests/data/reference/pretrained-networks.json");
 

@@ -150,8 +150,9 @@ mod tests {
             Err(io::Error::other("writer gave up"))
         })
         .expect_err("must fail");
-        let msg = err.to_string();
-        assert!(msg.contains("keep.txt") && msg.contains("writer gave up"), "{msg}");
+        // The path, then the writer's own error as the cause.
+        let cause = std::error::Error::source(&err).map(ToString::to_string).unwrap_or_default();
+        assert!(err.to_string().contains("keep.txt") && cause == "writer gave up", "{err:?}");
         assert_eq!(fs::read(&path).expect("read"), b"old");
         assert_eq!(entries(dir.path()), vec!["keep.txt".to_string()]);
     }

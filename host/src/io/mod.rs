@@ -2,7 +2,8 @@
 //!
 //! Every write goes through [`write_atomic`] or [`write_atomic_with`], so a crash or a full disk never leaves a
 //! half-written result file behind. Readers check every field of a file before trusting it; a bad file gives an
-//! [`IoError`] that names the path and what is wrong, never a panic.
+//! [`IoError`] that names the path and what is wrong, never a panic. The tool writes .npy files but reads none:
+//! the reader serves the crate's own tests (integration tests read outputs with `npyz` directly).
 
 pub mod atomic;
 pub mod npy;
@@ -10,13 +11,15 @@ pub mod npy;
 use std::path::PathBuf;
 
 pub use atomic::{remove_stale_temporaries, write_atomic, write_atomic_with};
-pub use npy::{read_npy_f64, read_npy_i64, write_npy_f64, write_npy_i64};
+#[cfg(test)]
+pub(crate) use npy::{read_npy_f64, read_npy_i64};
+pub use npy::{write_npy_f64, write_npy_i64};
 
 /// Errors of the file layer. Each variant names the file it concerns.
 #[derive(Debug, thiserror::Error)]
 pub enum IoError {
     /// The operating system refused an operation (open, read, write, fsync, rename).
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Os {
         /// The file concerned.
         path: PathBuf,
@@ -30,13 +33,24 @@ pub enum IoError {
         /// The offending path.
         path: PathBuf,
     },
-    /// The file does not start like a .npy file or its header cannot be parsed.
-    #[error("{}: not a valid .npy file: {reason}", path.display())]
+    /// The file does not start like a .npy file, its header cannot be parsed, or its data cannot be decoded.
+    #[error("{}: not a valid .npy file", path.display())]
     Format {
         /// The file concerned.
         path: PathBuf,
-        /// What is wrong, in words.
-        reason: String,
+        /// What `npyz` found wrong.
+        #[source]
+        source: NpyError,
+    },
+    /// The preamble of a .npy file claims a header longer than the rest of the file.
+    #[error("{}: not a valid .npy file: the header claims {claimed} bytes, but only {available} follow the preamble", path.display())]
+    HeaderLength {
+        /// The file concerned.
+        path: PathBuf,
+        /// The header length in the preamble.
+        claimed: u64,
+        /// The bytes after the preamble.
+        available: u64,
     },
     /// The .npy file holds a different element type than requested.
     #[error("{}: expected dtype {expected}, found {found}", path.display())]
@@ -82,14 +96,25 @@ pub enum IoError {
     },
 }
 
+/// What `npyz` found wrong with a .npy file: its message cut to the first line and at most 200 characters (its
+/// parser quotes the header, which a hostile file can make arbitrarily long). The full error is kept.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", cut(&.0.to_string()))]
+pub struct NpyError(pub std::io::Error);
+
+/// The first line of `text`, at most 200 characters of it.
+fn cut(text: &str) -> String {
+    const MAX: usize = 200;
+    let line = text.lines().next().unwrap_or_default().trim_end();
+    match line.char_indices().nth(MAX) {
+        Some((i, _)) => format!("{}...", &line[..i]),
+        None => line.to_string(),
+    }
+}
+
 impl IoError {
     /// Wraps an operating-system error with the path it concerns.
     pub(crate) fn os(path: &std::path::Path, source: std::io::Error) -> Self {
         IoError::Os { path: path.to_path_buf(), source }
-    }
-
-    /// A .npy format error for `path`.
-    pub(crate) fn format(path: &std::path::Path, reason: impl Into<String>) -> Self {
-        IoError::Format { path: path.to_path_buf(), reason: reason.into() }
     }
 }

@@ -71,17 +71,18 @@ pub fn init() {
 
 /// A plot that could not be written.
 #[derive(Debug, thiserror::Error)]
-#[error("plot {path}: {message}")]
+#[error("plot {}", path.display())]
 pub struct PlotError {
     /// The file.
     pub path: PathBuf,
-    /// What went wrong.
-    pub message: String,
+    /// What went wrong: a drawing error of plotters, or the file layer's.
+    #[source]
+    pub source: Box<dyn Error + Send + Sync>,
 }
 
 impl PlotError {
-    pub(crate) fn new(path: &Path, e: impl std::fmt::Display) -> PlotError {
-        PlotError { path: path.into(), message: e.to_string() }
+    pub(crate) fn new(path: &Path, e: impl Into<Box<dyn Error + Send + Sync>>) -> PlotError {
+        PlotError { path: path.into(), source: e.into() }
     }
 }
 
@@ -92,7 +93,7 @@ pub(crate) type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
 pub(crate) type Chart<'a, 'b, X, Y> = ChartContext<'a, BitMapBackend<'b>, Cartesian2d<X, Y>>;
 
 /// The result of drawing onto an area.
-pub(crate) type Drawn = Result<(), Box<dyn Error>>;
+pub(crate) type Drawn = Result<(), Box<dyn Error + Send + Sync>>;
 
 /// The colour of class or neuron `i`.
 pub(crate) fn colour(i: usize) -> RGBColor {
@@ -144,7 +145,7 @@ pub(crate) fn chart<'a, 'b, X, Y>(
     y: Y,
     x_desc: &str,
     y_desc: &str,
-) -> Result<Chart<'a, 'b, X::CoordDescType, Y::CoordDescType>, Box<dyn Error>>
+) -> Result<Chart<'a, 'b, X::CoordDescType, Y::CoordDescType>, Box<dyn Error + Send + Sync>>
 where
     X: AsRangedCoord,
     Y: AsRangedCoord,
@@ -161,7 +162,7 @@ pub(crate) fn chart_with<'a, 'b, X, Y>(
     (x, x_desc): (X, &str),
     (y, y_desc): (Y, &str),
     ticks: Ticks<X::Value, Y::Value>,
-) -> Result<Chart<'a, 'b, X::CoordDescType, Y::CoordDescType>, Box<dyn Error>>
+) -> Result<Chart<'a, 'b, X::CoordDescType, Y::CoordDescType>, Box<dyn Error + Send + Sync>>
 where
     X: AsRangedCoord,
     Y: AsRangedCoord,

@@ -5,6 +5,7 @@ pub mod checkpoint;
 pub mod chip_run;
 pub mod evaluate;
 pub mod loss;
+pub mod metrics;
 pub mod optim;
 pub mod run_dir;
 pub mod runner;

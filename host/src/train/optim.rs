@@ -22,6 +22,25 @@ pub struct GroupState {
     pub second: Vec<f64>,
 }
 
+/// Which moments a group holds (each with one value per parameter).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MomentsHeld {
+    /// Adam's first moment or SGD's momentum buffer.
+    pub first: bool,
+    /// Adam's second moment.
+    pub second: bool,
+}
+
+/// The moments a group of `size` trainable parameters holds after `steps` steps of `kind`: none before the
+/// first step, then Adam both, SGD with momentum its buffer, plain SGD none.
+pub fn moments_held(kind: OptimizerConfig, steps: u64, size: usize) -> MomentsHeld {
+    let stepped = steps > 0 && size > 0;
+    match kind {
+        OptimizerConfig::Adam => MomentsHeld { first: stepped, second: stepped },
+        OptimizerConfig::Sgd { momentum } => MomentsHeld { first: stepped && momentum != 0.0, second: false },
+    }
+}
+
 /// Adam or SGD over the trainable tensors of a network.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Optimizer {
@@ -57,7 +76,10 @@ impl Optimizer {
             group.steps += 1;
             match self.kind {
                 OptimizerConfig::Adam => {
-                    if group.first.is_empty() {
+                    // Moments of another length than the parameters (never written by `checkpoint`, which
+                    // checks them on loading) would be a bug; starting them afresh beats indexing out of bounds.
+                    if group.first.len() != p.len() || group.second.len() != p.len() {
+                        debug_assert!(group.first.is_empty(), "Adam moments of the wrong length");
                         group.first = vec![0.0; p.len()];
                         group.second = vec![0.0; p.len()];
                     }
@@ -65,17 +87,19 @@ impl Optimizer {
                     let bias1 = 1.0 - ADAM_BETA1.powi(t);
                     let bias2_sqrt = (1.0 - ADAM_BETA2.powi(t)).sqrt();
                     let step_size = group.lr / bias1;
-                    for k in 0..p.len() {
+                    let moments = group.first.iter_mut().zip(group.second.iter_mut());
+                    for ((pk, gk), (m, v)) in p.iter_mut().zip(g).zip(moments) {
                         // PyTorch's order of operations: m as a lerp, eps after the bias correction of v.
-                        group.first[k] += (g[k] - group.first[k]) * (1.0 - ADAM_BETA1);
-                        group.second[k] = group.second[k] * ADAM_BETA2 + (1.0 - ADAM_BETA2) * g[k] * g[k];
-                        let denom = group.second[k].sqrt() / bias2_sqrt + ADAM_EPS;
-                        p[k] -= step_size * group.first[k] / denom;
+                        *m += (gk - *m) * (1.0 - ADAM_BETA1);
+                        *v = *v * ADAM_BETA2 + (1.0 - ADAM_BETA2) * gk * gk;
+                        let denom = v.sqrt() / bias2_sqrt + ADAM_EPS;
+                        *pk -= step_size * *m / denom;
                     }
                 }
                 OptimizerConfig::Sgd { momentum } => {
                     if momentum != 0.0 {
-                        if group.first.is_empty() {
+                        if group.first.len() != p.len() {
+                            debug_assert!(group.first.is_empty(), "SGD momentum buffer of the wrong length");
                             group.first = g.clone();
                         } else {
                             for (buf, gk) in group.first.iter_mut().zip(g) {

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! DIR/config.yaml                  the effective config
-//! DIR/metrics.csv                  one row per epoch (0 = before training)
+//! DIR/metrics.csv                  one row per epoch (0 = before training), see `super::metrics`
 //! DIR/resume.safetensors           the latest resume point, replaced after every epoch
 //! DIR/epoch_<N>/network.safetensors   the network at each snapshot epoch and the last one
 //! DIR/epoch_<N>/state.safetensors     a resume point at that epoch (for `bss2 continue --from N`)
@@ -11,15 +11,10 @@
 //! DIR/summary.json                 test accuracy and loss, epochs, seconds
 //! ```
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use super::session::EpochMetrics;
-use crate::io::{IoError, write_atomic};
-
-/// The header of `metrics.csv`.
-pub const METRICS_HEADER: &str = "epoch,train_loss,train_accuracy,val_loss,val_accuracy,learning_rate,seconds,chip_seconds,\
-                                  protocol_seconds,math_seconds,retries";
+use super::metrics::{self, EpochMetrics};
+use crate::io::{IoError, write_atomic, write_atomic_with};
 
 /// Paths inside a results folder.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -84,7 +79,7 @@ impl RunDir {
 
     /// Rewrites `metrics.csv` from the history.
     pub fn write_metrics(&self, history: &[EpochMetrics]) -> Result<(), IoError> {
-        write_atomic(&self.metrics(), metrics_csv(history).as_bytes())
+        write_atomic_with(&self.metrics(), |out| metrics::write(out, history))
     }
 
     /// The calibration of the chip the run trains on (a copy, so a continued run uses the same one).
@@ -99,29 +94,4 @@ impl RunDir {
         }
         write_atomic(path, bytes)
     }
-}
-
-/// `metrics.csv` text: floats in their shortest exact form, `nan` where there is no value (epoch 0).
-pub fn metrics_csv(history: &[EpochMetrics]) -> String {
-    let mut out = String::from(METRICS_HEADER);
-    out.push('\n');
-    let f = |x: f64| if x.is_nan() { "nan".to_string() } else { format!("{x:?}") };
-    for m in history {
-        let _ = writeln!(
-            out,
-            "{},{},{},{},{},{},{},{},{},{},{}",
-            m.epoch,
-            f(m.train_loss),
-            f(m.train_accuracy),
-            f(m.val_loss),
-            f(m.val_accuracy),
-            f(m.learning_rate),
-            f(m.seconds),
-            f(m.chip_seconds),
-            f(m.protocol_seconds),
-            f(m.math_seconds),
-            m.retries
-        );
-    }
-    out
 }

@@ -2,8 +2,6 @@
 
 use std::time::Instant;
 
-use serde::{Deserialize, Serialize};
-
 use super::bumping::{self, BumpState, NO_BUMP};
 use super::evaluate::{Evaluation, batch_inputs, delay_penalty, evaluate};
 use super::loss::Loss;
@@ -16,34 +14,7 @@ use crate::model::{Matrix, ModelError};
 use crate::network::{Gradients, Layer, Network};
 use crate::rng::{self, Purpose, Rng};
 
-/// One row of `metrics.csv`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct EpochMetrics {
-    /// Epochs finished (0 = before training).
-    pub epoch: usize,
-    /// Mean of the batch losses of the batches that took a gradient step (NaN if all were bumped; NaN at 0).
-    pub train_loss: f64,
-    /// Running accuracy over the epoch's batches, measured before each update (NaN at 0).
-    pub train_accuracy: f64,
-    /// Validation loss after the epoch.
-    pub val_loss: f64,
-    /// Validation accuracy after the epoch.
-    pub val_accuracy: f64,
-    /// Global learning rate used during the epoch (layers with their own rate are scaled alike).
-    pub learning_rate: f64,
-    /// Wall time of the epoch's training and validation.
-    pub seconds: f64,
-    /// Batches bumped instead of stepped.
-    pub bumped_batches: usize,
-    /// Of `seconds`: waiting for the chip's answers (0 in simulation).
-    pub chip_seconds: f64,
-    /// Of `seconds`: building programs and cutting recordings into spike times (0 in simulation).
-    pub protocol_seconds: f64,
-    /// Of `seconds`: everything else, that is the model, loss and optimiser.
-    pub math_seconds: f64,
-    /// Chip runs repeated after a stall, a timeout or a broken link.
-    pub retries: u64,
-}
+pub use super::metrics::EpochMetrics;
 
 /// Everything a run changes as it trains: what a resume point holds.
 #[derive(Clone, Debug, PartialEq)]
