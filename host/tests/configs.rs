@@ -11,6 +11,7 @@ use bss2_host::config::{
     Positivity, SchedulerConfig,
 };
 use bss2_host::model::TauRatio;
+use bss2_host::text::chain;
 use yaml_serde::Value;
 
 const CONFIG_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../configs");
@@ -784,13 +785,10 @@ fn overrides_accept_zero_epochs_and_seed_zero() {
 fn a_document_that_is_not_a_mapping_is_rejected() {
     for (text, found) in [("- 1\n- 2\n", "a list"), ("just a string\n", "a string"), ("42\n", "an integer")] {
         let err = Config::parse_str(text).unwrap_err();
+        let ConfigError::Invalid { path, message } = &err else { panic!("{text:?}: {err:?}") };
         assert_eq!(
-            err,
-            ConfigError::Invalid {
-                path: "config".into(),
-                message: format!("the config must be a mapping, found {found}")
-            },
-            "{text:?}"
+            (path.as_str(), message.clone()),
+            ("config", format!("the config must be a mapping, found {found}"))
         );
     }
     // An empty file is not a config either.
@@ -816,7 +814,8 @@ fn malformed_yaml_is_a_syntax_error_with_its_line() {
     let text = base_text().replacen("  batch_size: 150\n", "  batch_size: 150: 3\n", 1);
     let line = line_of(&text, "batch_size: 150: 3");
     match Config::parse_str(&text) {
-        Err(ConfigError::Syntax { path, message }) => {
+        Err(ConfigError::Syntax { path, source }) => {
+            let message = source.to_string();
             assert_eq!(path, Path::new("<config>"));
             assert!(message.contains(&format!("line {line}")), "line {line} not in {message:?}");
         }
@@ -826,7 +825,7 @@ fn malformed_yaml_is_a_syntax_error_with_its_line() {
     // An unclosed flow list.
     let text = base_text().replacen("  epoch_snapshots: []\n", "  epoch_snapshots: [1, 2\n", 1);
     match Config::parse_str(&text) {
-        Err(ConfigError::Syntax { message, .. }) => assert!(message.contains("line "), "{message:?}"),
+        Err(ConfigError::Syntax { source, .. }) => assert!(source.to_string().contains("line "), "{source:?}"),
         other => panic!("expected a syntax error, got {other:?}"),
     }
 
@@ -837,10 +836,10 @@ fn malformed_yaml_is_a_syntax_error_with_its_line() {
     std::fs::write(&file, &text).unwrap();
     match Config::load(&file) {
         Err(e @ ConfigError::Syntax { .. }) => {
-            let ConfigError::Syntax { path, message } = &e else { unreachable!() };
+            let ConfigError::Syntax { path, source } = &e else { unreachable!() };
             assert_eq!(path, &file);
-            assert!(message.contains("line "), "{message:?}");
-            let shown = e.to_string();
+            assert!(source.to_string().contains("line "), "{source:?}");
+            let shown = chain(&e);
             assert!(shown.starts_with(&format!("{}: not valid YAML: ", file.display())), "{shown}");
         }
         other => panic!("expected a syntax error, got {other:?}"),
@@ -851,7 +850,8 @@ fn malformed_yaml_is_a_syntax_error_with_its_line() {
 fn duplicate_keys_are_rejected() {
     let text = base_text().replacen("  batch_size: 150\n", "  batch_size: 150\n  batch_size: 10\n", 1);
     let err = Config::parse_str(&text).expect_err("a duplicated key must not silently win");
-    let ConfigError::Syntax { message, .. } = &err else { panic!("expected a syntax error, got {err:?}") };
+    let ConfigError::Syntax { source, .. } = &err else { panic!("expected a syntax error, got {err:?}") };
+    let message = source.to_string();
     assert!(message.contains("batch_size"), "{message:?}");
     // yaml_serde points at the start of the mapping holding the duplicate (here the first `batch_size`).
     assert!(message.contains(&format!("line {}", line_of(&text, "batch_size: 150"))), "{message:?}");
@@ -862,10 +862,10 @@ fn a_missing_file_is_a_read_error_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("no_such_config.yaml");
     let err = Config::load(&file).unwrap_err();
-    let ConfigError::Read { path, message } = &err else { panic!("expected a read error, got {err:?}") };
+    let ConfigError::Read { path, source } = &err else { panic!("expected a read error, got {err:?}") };
     assert_eq!(path, &file);
-    assert!(!message.is_empty());
-    let shown = err.to_string();
+    assert!(!source.to_string().is_empty());
+    let shown = chain(&err);
     assert!(shown.starts_with(&format!("{}: cannot read config: ", file.display())), "{shown}");
 
     // A directory is not a config file either.
@@ -1190,4 +1190,17 @@ fn the_binary_does_not_panic_on_huge_counts() {
     assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
     assert_eq!(run.code, Some(1), "{}", run.stderr);
     assert!(run.stderr.contains("dataset_params.multiply_input_layer"), "{}", run.stderr);
+}
+
+#[test]
+fn a_huge_value_is_cut_in_the_message() {
+    let huge = "y".repeat(10_000_000);
+    for (from, to) in [("  batch_size: 150\n", format!("  batch_size: {huge}\n"))] {
+        let text = base_text().replacen(from, &to, 1);
+        let shown = chain(&Config::parse_str(&text).unwrap_err());
+        assert!(shown.len() < 300 && shown.contains("(10000000 bytes in all)"), "{}", &shown[..300.min(shown.len())]);
+    }
+    let text = base_text().replacen("type: shift_invariant_MSE", &format!("type: {huge}"), 1);
+    let shown = chain(&Config::parse_str(&text).unwrap_err());
+    assert!(shown.len() < 300 && shown.contains("unknown loss"), "{}", &shown[..300.min(shown.len())]);
 }

@@ -3,6 +3,7 @@
 use super::ConfigError;
 use super::reader::Section;
 use crate::data::{DataError, DatasetSpec, PatternClass, Split, yin_yang};
+use crate::text::quoted;
 
 /// A data-set error as a config error at the key it is about.
 fn data_error(s: &Section, e: &DataError) -> ConfigError {
@@ -44,7 +45,9 @@ fn parse_class(path: String, value: &yaml_serde::Value) -> Result<PatternClass, 
             },
             n_samples,
         },
-        other => return Err(c.error("name", format!("unknown pattern class {other:?} (expected pattern or noise)"))),
+        other => {
+            return Err(c.error("name", format!("unknown pattern class {} (expected pattern or noise)", quoted(other))));
+        }
     };
     c.deny_unknown(&["name", "type", "pattern", "std_dev", "std", "mean", "low_bound", "high_bound", "n_samples"])?;
     Ok(class)
@@ -104,7 +107,10 @@ impl DatasetConfig {
             other => {
                 return Err(s.error(
                     "name",
-                    format!("unknown data set {other:?} (known: yin_yang, xor, bars, pattern, single_in_single_out)"),
+                    format!(
+                        "unknown data set {} (known: yin_yang, xor, bars, pattern, single_in_single_out)",
+                        quoted(other)
+                    ),
                 ));
             }
         };

@@ -3,6 +3,7 @@
 use super::ConfigError;
 use super::neuron::{NeuronSettings, PartialNeuronParams};
 use super::reader::Section;
+use crate::text::quoted;
 
 /// Where a delay layer puts its delays (spec §5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -177,7 +178,9 @@ fn parse_delay(s: &Section, kind: DelayKind) -> Result<DelayConfig, ConfigError>
             Positivity::Shift
         }
         other => {
-            return Err(pos.error("name", format!("unknown positivity {other:?} (expected sigmoid, clip or shift)")));
+            return Err(
+                pos.error("name", format!("unknown positivity {} (expected sigmoid, clip or shift)", quoted(other)))
+            );
         }
     };
     let config = DelayConfig {
@@ -295,8 +298,7 @@ impl Layout {
                     return Err(layer.error(
                         "name",
                         format!(
-                            "unknown layer {other:?} (known: BroadcastLayer, DelayAxonal, DelaySynaptic, DelayDendritic, NeuronLayer, Biases, Multiplex)"
-                        ),
+                            "unknown layer {} (known: BroadcastLayer, DelayAxonal, DelaySynaptic, DelayDendritic, NeuronLayer, Biases, Multiplex)", quoted(other)),
                     ));
                 }
             };

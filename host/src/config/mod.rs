@@ -25,7 +25,7 @@ use neuron::PartialNeuronParams;
 use reader::Section;
 
 /// A problem with a config, located by its key path.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// A key has a bad value, is missing or unknown.
     #[error("{path}: {message}")]
@@ -36,20 +36,22 @@ pub enum ConfigError {
         message: String,
     },
     /// The file could not be read.
-    #[error("{path}: cannot read config: {message}")]
+    #[error("{}: cannot read config", path.display())]
     Read {
         /// The file.
         path: PathBuf,
         /// The OS error.
-        message: String,
+        #[source]
+        source: std::io::Error,
     },
     /// The file is not valid YAML.
-    #[error("{path}: not valid YAML: {message}")]
+    #[error("{}: not valid YAML", path.display())]
     Syntax {
-        /// The file.
+        /// The file (`<config>` for text).
         path: PathBuf,
-        /// The parser's message, with line and column.
-        message: String,
+        /// The parser's complaint, with line and column.
+        #[source]
+        source: yaml_serde::Error,
     },
 }
 
@@ -92,10 +94,10 @@ pub struct Overrides {
 impl Config {
     /// Reads and checks a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError::Read { path: path.to_path_buf(), message: e.to_string() })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
         Config::parse_str(&text).map_err(|e| match e {
-            ConfigError::Syntax { message, .. } => ConfigError::Syntax { path: path.to_path_buf(), message },
+            ConfigError::Syntax { source, .. } => ConfigError::Syntax { path: path.to_path_buf(), source },
             other => other,
         })
     }
@@ -103,7 +105,7 @@ impl Config {
     /// Parses and checks a config from YAML text.
     pub fn parse_str(text: &str) -> Result<Config, ConfigError> {
         let document: Value = yaml_serde::from_str(text)
-            .map_err(|e| ConfigError::Syntax { path: PathBuf::from("<config>"), message: e.to_string() })?;
+            .map_err(|source| ConfigError::Syntax { path: PathBuf::from("<config>"), source })?;
         Config::from_document(document)
     }
 

@@ -1,6 +1,7 @@
 //! A path-tracking reader over a parsed YAML document: every error names the key it is about, and every key a
 //! section does not know is reported instead of silently ignored.
 
+use crate::text::{quoted, shortened};
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 
@@ -40,7 +41,9 @@ impl<'a> Section<'a> {
 
     /// The path of a key in this section.
     pub fn key_path(&self, key: &str) -> String {
-        if self.path.is_empty() { key.to_string() } else { format!("{}.{key}", self.path) }
+        // A key is user input too: a huge one is cut.
+        let key = shortened(key);
+        if self.path.is_empty() { key } else { format!("{}.{key}", self.path) }
     }
 
     /// The path of this section.
@@ -320,7 +323,7 @@ fn integer(v: &Value) -> Option<u64> {
 /// A short description of a YAML value for error messages.
 pub fn describe(v: &Value) -> String {
     match v {
-        Value::String(s) => format!("the string {s:?}"),
+        Value::String(s) => format!("the string {}", quoted(s)),
         Value::Bool(b) => format!("{b}"),
         Value::Number(n) => format!("{} {n}", type_name(v)),
         other => type_name(other).to_string(),

@@ -3,6 +3,7 @@
 use super::ConfigError;
 use super::reader::Section;
 use crate::substrate::Substrate;
+use crate::text::quoted;
 
 /// Optimiser (one parameter group per layer).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -225,7 +226,7 @@ fn parse_scheduler(s: &Section) -> Result<Option<SchedulerConfig>, ConfigError> 
         other => {
             return Err(sch.error(
                 "type",
-                format!("unknown scheduler {other:?} (expected StepLR, MultiStepLR or ExponentialLR)"),
+                format!("unknown scheduler {} (expected StepLR, MultiStepLR or ExponentialLR)", quoted(other)),
             ));
         }
     };
@@ -248,9 +249,8 @@ fn parse_loss(s: &Section) -> Result<LossConfig, ConfigError> {
         "MSE" => LossKind::Mse { t_correct: loss.f64("t_correct")?, t_wrong: loss.f64("t_wrong")? },
         "shift_invariant_MSE" => LossKind::ShiftInvariantMse { delta_t: loss.f64("delta_t")? },
         other => {
-            return Err(
-                loss.error("type", format!("unknown loss {other:?} (expected TTFS, MSE or shift_invariant_MSE)"))
-            );
+            return Err(loss
+                .error("type", format!("unknown loss {} (expected TTFS, MSE or shift_invariant_MSE)", quoted(other))));
         }
     };
     let mut regularisers = Vec::new();
@@ -269,9 +269,10 @@ fn parse_loss(s: &Section) -> Result<LossConfig, ConfigError> {
                 Regulariser::L2Delay { alpha, use_effective_delays }
             }
             other => {
-                return Err(
-                    r.error("type", format!("unknown regulariser {other:?} (expected early_output or l2_delay)"))
-                );
+                return Err(r.error(
+                    "type",
+                    format!("unknown regulariser {} (expected early_output or l2_delay)", quoted(other)),
+                ));
             }
         });
     }
@@ -302,7 +303,9 @@ impl TrainingConfig {
                     .opt_nonnegative_f64("momentum")?
                     .ok_or_else(|| s.error("momentum", "missing (required for sgd)"))?,
             },
-            other => return Err(s.error("optimizer", format!("unknown optimizer {other:?} (expected adam or sgd)"))),
+            other => {
+                return Err(s.error("optimizer", format!("unknown optimizer {} (expected adam or sgd)", quoted(other))));
+            }
         };
         let _ = s.raw("momentum");
         let training_noise = match s.opt_section("training_noise")? {
