@@ -1,7 +1,7 @@
 //! Reproducibility of whole runs through the `bss2` binary: same seed, same numbers whatever the thread
 //! count; a run killed with SIGKILL at a random moment and continued ends exactly like an uninterrupted one.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -63,20 +63,30 @@ fn same_seed_same_numbers_with_one_or_two_threads() {
     assert_eq!(network(&a).tensors, network(&b).tensors);
     assert_eq!(network(&a).tensors, network(&c).tensors);
     assert_eq!(summary_accuracy(&a), summary_accuracy(&c));
-    // The files without timings are byte-identical (`sha256sum` can compare runs); the resume points hold the
-    // epochs' timings.
-    let epoch = format!("epoch_{EPOCHS}");
-    let mut compared = 0;
-    for entry in std::fs::read_dir(a.join(&epoch)).unwrap() {
-        let name = entry.unwrap().file_name();
-        if name == "state.safetensors" {
-            continue;
+    // Every file without timings is byte-identical (`sha256sum` can compare runs); metrics.csv, summary.json and
+    // the resume points hold the epochs' wall times.
+    let timed = ["metrics.csv", "summary.json", "resume.safetensors", "state.safetensors"];
+    let mut compared = Vec::new();
+    for dir in [PathBuf::new(), PathBuf::from(format!("epoch_{EPOCHS}"))] {
+        for entry in std::fs::read_dir(a.join(&dir)).unwrap() {
+            let name = dir.join(entry.unwrap().file_name());
+            if a.join(&name).is_dir() || timed.iter().any(|t| name.ends_with(t)) {
+                continue;
+            }
+            let bytes = |run: &Path| std::fs::read(run.join(&name)).unwrap();
+            assert!(bytes(&a) == bytes(&b) && bytes(&a) == bytes(&c), "{} differs between the runs", name.display());
+            compared.push(name.display().to_string());
         }
-        let bytes = |dir: &Path| std::fs::read(dir.join(&epoch).join(&name)).unwrap();
-        assert!(bytes(&a) == bytes(&b) && bytes(&a) == bytes(&c), "{} differs between the runs", name.display());
-        compared += 1;
     }
-    assert_eq!(compared, 3, "network.safetensors, test_output_times.npy, test_labels.npy");
+    compared.sort();
+    let epoch = format!("epoch_{EPOCHS}");
+    let want = [
+        "config.yaml".to_string(),
+        format!("{epoch}/network.safetensors"),
+        format!("{epoch}/test_labels.npy"),
+        format!("{epoch}/test_output_times.npy"),
+    ];
+    assert_eq!(compared, want);
 }
 
 #[test]
