@@ -368,7 +368,7 @@ pub enum ServeError {
         reason: String,
     },
     /// Binding the socket failed.
-    #[error("cannot listen: {0}")]
+    #[error("cannot listen")]
     Bind(#[from] TransportError),
     /// The pseudo-terminal could not be created or kept.
     #[error("pty: {0}")]

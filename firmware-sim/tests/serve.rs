@@ -306,6 +306,17 @@ async fn bad_listen_addresses_are_errors() {
     // A port in use.
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let listen = format!("tcp://{}", taken.local_addr().unwrap());
-    let e = serve(&listen, shared(), ServerFaults::default(), 0, |_| panic!("not ready")).await.unwrap_err();
-    assert!(e.to_string().starts_with(&format!("cannot listen: {listen}: ")), "{e}");
+    let e = chain(&serve(&listen, shared(), ServerFaults::default(), 0, |_| panic!("not ready")).await.unwrap_err());
+    assert!(e.starts_with(&format!("cannot listen: {listen}: ")), "{e}");
+}
+
+/// An error and its sources, as the command line prints them.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text = format!("{text}: {s}");
+        source = s.source();
+    }
+    text
 }
