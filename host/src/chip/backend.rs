@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use bss2_calibration::calibrate::Targets;
 use bss2_calibration::file::CalibrationFile;
-use bss2_firmware_sim::serve::{ServerFaults, in_process};
+use bss2_firmware_sim::serve::{InProcessServer, ServerFaults};
 use bss2_firmware_sim::{ChipProfile, Emulator};
 use bss2_protocol::label::SpikeLabel;
 use bss2_protocol::program::{CYCLES_PER_US, Program, ProgramBuilder, Response};
@@ -72,7 +72,7 @@ impl Substrate {
             let profile = match ChipProfile::builtin(name) {
                 Some(p) => p,
                 None => ChipProfile::load(std::path::Path::new(name))
-                    .map_err(|e| ChipError::Substrate(format!("{text}: {e}")))?,
+                    .map_err(|e| ChipError::Substrate(format!("{text}: {}", super::with_causes(&e))))?,
             };
             return Ok(Substrate::Emulator { profile });
         }
@@ -215,7 +215,7 @@ pub struct ChipBackend {
     values: Vec<CircuitValues>,
     /// Synapse DAC bias of every quadrant.
     dac: u16,
-    emulator: Option<Arc<Mutex<Emulator>>>,
+    emulator: Option<InProcessServer>,
     connection: Option<BlockingConnection>,
     /// Static configuration already on the chip.
     configured: bool,
@@ -244,7 +244,8 @@ impl ChipBackend {
         };
         let emulator = match &substrate {
             Substrate::Emulator { profile } => {
-                Some(Arc::new(Mutex::new(Emulator::new(profile.clone(), settings.chip_seed))))
+                let emulator = Arc::new(Mutex::new(Emulator::new(profile.clone(), settings.chip_seed)));
+                Some(InProcessServer::new(emulator, settings.faults.clone(), settings.chip_seed))
             }
             Substrate::Endpoint(_) => None,
         };
@@ -284,30 +285,28 @@ impl ChipBackend {
 
     /// Programs the embedded emulator has executed (None for an endpoint, whose count the host cannot know).
     pub fn emulator_runs(&self) -> Option<u64> {
-        self.emulator.as_ref().map(|e| e.lock().unwrap_or_else(|p| p.into_inner()).runs())
+        self.emulator.as_ref().map(|e| e.emulator().lock().unwrap_or_else(|p| p.into_inner()).runs())
     }
 
     /// Continues the embedded emulator's trial-to-trial noise after `runs` programs (a resumed training sees
     /// the noise an uninterrupted one would have). An endpoint's chip keeps its own noise.
     pub fn continue_after(&mut self, runs: u64) {
         match &self.emulator {
-            Some(e) => e.lock().unwrap_or_else(|p| p.into_inner()).continue_after(runs),
+            Some(e) => e.emulator().lock().unwrap_or_else(|p| p.into_inner()).continue_after(runs),
             None => tracing::info!("a served chip's noise is its own: a resumed run does not repeat it exactly"),
         }
     }
 
     fn connect(&mut self) -> Result<&mut BlockingConnection, ChipError> {
         if self.connection.is_none() {
-            let mut connection = match (&self.substrate, &self.emulator) {
-                (Substrate::Emulator { .. }, Some(emulator)) => {
-                    let (emulator, faults, seed) =
-                        (emulator.clone(), self.settings.faults.clone(), self.settings.chip_seed);
-                    BlockingConnection::with_link(move || Link::new(in_process(emulator, &faults, seed)))
+            let mut connection = match (&self.substrate, &mut self.emulator) {
+                (Substrate::Emulator { .. }, Some(server)) => {
+                    BlockingConnection::with_link(|| Link::new(server.connect()))
                 }
                 (Substrate::Endpoint(endpoint), _) => BlockingConnection::open(endpoint),
                 (Substrate::Emulator { .. }, None) => unreachable!("the emulator is created with the backend"),
             }
-            .map_err(|e| ChipError::Connection(e.to_string()))?;
+            .map_err(|e| ChipError::Connection(super::with_causes(&e)))?;
             connection.set_timeout(self.settings.timeout);
             // A new connection may meet a chip whose state we do not know: configure everything again.
             self.configured = false;
@@ -329,7 +328,7 @@ impl ChipBackend {
             let program = self.program(inputs, &quads);
             let started = Instant::now();
             let outcome =
-                self.connect().and_then(|c| c.run(&program).map_err(|e| ChipError::Connection(e.to_string())));
+                self.connect().and_then(|c| c.run(&program).map_err(|e| ChipError::Connection(super::with_causes(&e))));
             let answered = Instant::now();
             let forward = outcome.and_then(|response| self.dissect(&response, inputs.rows));
             self.stats.chip_seconds += (answered - started).as_secs_f64();
@@ -566,7 +565,8 @@ impl ChipBackend {
         self.configured = false;
         self.written_quads = None;
         let started = Instant::now();
-        let response = self.connect().and_then(|c| c.run(&program).map_err(|e| ChipError::Connection(e.to_string())));
+        let response =
+            self.connect().and_then(|c| c.run(&program).map_err(|e| ChipError::Connection(super::with_causes(&e))));
         self.stats.chip_seconds += started.elapsed().as_secs_f64();
         let response = response.inspect_err(|_| self.connection = None)?;
         self.stats.runs += 1;

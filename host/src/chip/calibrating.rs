@@ -6,7 +6,7 @@ use std::time::Instant;
 use bss2_calibration::calibrate::{Targets, calibrate};
 use bss2_calibration::file::{CalibrationFile, cached, store};
 use bss2_firmware_sim::Emulator;
-use bss2_firmware_sim::serve::{ServerFaults, in_process};
+use bss2_firmware_sim::serve::{InProcessServer, ServerFaults};
 use bss2_protocol::transport::{BlockingConnection, Link};
 
 use super::{ChipError, ChipSettings, Substrate};
@@ -39,12 +39,12 @@ pub fn obtain(
         Substrate::Emulator { profile } => {
             // `in_process` applies the neuron faults (silent, spontaneous) drawn from the chip seed.
             let emulator = Arc::new(Mutex::new(Emulator::new(profile.clone(), chip_seed)));
-            let faults = faults.clone();
-            BlockingConnection::with_link(move || Link::new(in_process(emulator, &faults, chip_seed)))
+            let mut server = InProcessServer::new(emulator, faults.clone(), chip_seed);
+            BlockingConnection::with_link(|| Link::new(server.connect()))
         }
         Substrate::Endpoint(endpoint) => BlockingConnection::open(endpoint),
     }
-    .map_err(|e| ChipError::Connection(format!("calibrating {identity}: {e}")))?;
+    .map_err(|e| ChipError::Connection(format!("calibrating {identity}: {}", super::with_causes(&e))))?;
     // Calibration programs record long traces: allow them more time than a batch.
     connection.set_timeout(ChipSettings::default().timeout * 6);
     let started = Instant::now();

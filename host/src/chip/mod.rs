@@ -12,6 +12,18 @@ pub mod layout;
 pub mod mapping;
 pub mod targets;
 
+/// `e` followed by its causes (the protocol's errors keep their causes as sources), for the `String`
+/// variants of [`ChipError`] until they hold their source.
+pub(crate) fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text = format!("{text}: {cause}");
+        source = cause.source();
+    }
+    text
+}
+
 pub use backend::{ChipBackend, ChipForward, ChipSettings, ChipStats, MembraneTrace, Substrate};
 
 /// Why a network cannot run on the chip, or a run failed.

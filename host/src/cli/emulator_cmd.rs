@@ -96,8 +96,11 @@ impl Cmd {
 fn load_profile(name: &str) -> anyhow::Result<ChipProfile> {
     match ChipProfile::builtin(name) {
         Some(profile) => Ok(profile),
-        None => ChipProfile::load(Path::new(name)).map_err(|e| {
-            anyhow::anyhow!("--profile {name:?} is neither a built-in profile (default, ideal) nor a usable file: {e}")
+        None => ChipProfile::load(Path::new(name)).with_context(|| {
+            format!(
+                "--profile {} is neither a built-in profile (default, ideal) nor a usable file",
+                bss2_protocol::Excerpt::new(name)
+            )
         }),
     }
 }
