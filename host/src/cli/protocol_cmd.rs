@@ -121,6 +121,8 @@ fn decode(direction: Direction, out: &mut impl Write) -> anyhow::Result<()> {
         parser.push(&buffer[..n], &mut words)?;
         decoder.push(&words, out)?;
         words.clear();
+        // What this input completed goes out now, not only when the buffer is full (a pipe may pause).
+        out.flush().context("writing to stdout")?;
     }
     parser.finish(&mut words)?;
     decoder.push(&words, out)?;

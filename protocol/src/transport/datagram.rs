@@ -23,6 +23,11 @@ pub const UDP_BUFFER_BYTES: usize = 4 << 20;
 /// Bytes read from a byte stream at once.
 const STREAM_READ_BYTES: usize = 1 << 16;
 
+/// [`Transport::udp`] was given a socket that is not connected to a peer.
+#[derive(Debug, thiserror::Error)]
+#[error("the UDP socket must be connected to its peer first")]
+struct NotConnected(#[source] io::Error);
+
 /// How datagrams are put on a medium.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Framing {
@@ -318,9 +323,7 @@ impl Transport {
     /// `net.core.rmem_max`): the peer may send a whole window of 128 full frames at once, which overflows a
     /// default-sized receive buffer and turns into loss and retransmissions.
     pub fn udp(socket: UdpSocket) -> io::Result<Transport> {
-        let peer = socket.peer_addr().map_err(|e| {
-            io::Error::new(e.kind(), format!("the UDP socket must be connected to its peer first ({e})"))
-        })?;
+        let peer = socket.peer_addr().map_err(|e| io::Error::new(e.kind(), NotConnected(e)))?;
         let options = socket2::SockRef::from(&socket);
         // Best effort: the system caps the sizes silently; a refusal only costs speed.
         let _ = options.set_recv_buffer_size(UDP_BUFFER_BYTES);
