@@ -6,7 +6,7 @@ use bss2_protocol::error::DecodeError;
 use bss2_protocol::from_fpga::{FromFpga, MadcSample, Pack, SpikeEvent};
 use bss2_protocol::label::SpikeLabel;
 use bss2_protocol::program::{CYCLES_PER_US, TIME_MASK};
-use bss2_protocol::stream::{FromFpgaEncoder, Item, decode_to_fpga};
+use bss2_protocol::stream::{FromFpgaEncoder, Item, encode_from_fpga, validate_to_fpga};
 use bss2_protocol::to_fpga::{Loopback, ToFpga};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -16,6 +16,7 @@ use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 
 use crate::analog::{CIRCUITS, CircuitParameters, FixedPattern};
+use crate::limits::{Exceeded, Limits};
 use crate::membrane::Membrane;
 use crate::memory::{Memory, Region, region};
 use crate::network::{Compiled, NeuronFaults, circuit_parameters};
@@ -24,9 +25,40 @@ use crate::profile::ChipProfile;
 /// Why a stream could not be executed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExecError {
-    /// The words are not a valid to-FPGA stream.
-    #[error("malformed program: {0}")]
+    /// The words are not a valid to-FPGA stream; nothing was executed.
+    #[error("malformed program")]
     Malformed(#[from] DecodeError),
+    /// The program exceeded one of the emulator's [`Limits`] and was stopped at this instruction (0-based
+    /// index of its word); what it did before stays done.
+    #[error("program stopped at instruction {instruction}")]
+    Stopped {
+        /// Index of the instruction.
+        instruction: usize,
+        /// The limit.
+        #[source]
+        limit: Exceeded,
+    },
+}
+
+impl ExecError {
+    /// What an FPGA answers: for a stopped program a timeout notification naming the instruction, then the
+    /// halt (so the client learns at once that the program failed and its stream stays in step); for a
+    /// malformed one nothing.
+    pub fn answer(&self) -> Option<Vec<u64>> {
+        match *self {
+            ExecError::Malformed(_) => None,
+            ExecError::Stopped { instruction, .. } => Some(stopped_answer(instruction)),
+        }
+    }
+}
+
+/// A timeout notification for instruction `instruction`, then the halt.
+pub fn stopped_answer(instruction: usize) -> Vec<u64> {
+    let instruction = u32::try_from(instruction).unwrap_or(u32::MAX);
+    encode_from_fpga(&[
+        Item::Message(FromFpga::TimeoutNotification { instruction, stalls: 0, reads_in_flight: 0 }),
+        Item::Message(FromFpga::Loopback(Loopback::Halt)),
+    ])
 }
 
 /// An emulated BSS-2 system (FPGA and chip).
@@ -52,6 +84,35 @@ pub struct Emulator {
     noise: ChaCha8Rng,
     threshold_noise_mv: Vec<f64>,
     madc: Option<MadcRecording>,
+    limits: Limits,
+    /// The running program's consumption of its limits.
+    budget: RunBudget,
+}
+
+/// What the running program may still take, and which limit stopped it.
+#[derive(Clone, Copy, Debug, Default)]
+struct RunBudget {
+    events_left: u64,
+    response_words: usize,
+    stopped: Option<Exceeded>,
+}
+
+impl RunBudget {
+    /// Takes one event (an MADC sample or a neuron spike) with the response at `words` words; false, and the
+    /// program stopped, once a limit is exceeded.
+    fn spend(&mut self, words: usize, limits: &Limits) -> bool {
+        if self.stopped.is_some() {
+            return false;
+        }
+        if self.events_left == 0 {
+            self.stopped = Some(Exceeded::Events(limits.events));
+        } else if words > self.response_words {
+            self.stopped = Some(Exceeded::ResponseWords(self.response_words));
+        } else {
+            self.events_left -= 1;
+        }
+        self.stopped.is_none()
+    }
 }
 
 /// A running MADC recording.
@@ -94,7 +155,20 @@ impl Emulator {
             noise: ChaCha8Rng::seed_from_u64(0),
             threshold_noise_mv: vec![0.0; CIRCUITS],
             madc: None,
+            limits: Limits::default(),
+            budget: RunBudget::default(),
         }
+    }
+
+    /// Sets the limits of every program from now on.
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
+        self.memory.set_unmapped_limit(limits.unmapped_words);
+    }
+
+    /// The limits of a program.
+    pub fn limits(&self) -> Limits {
+        self.limits
     }
 
     /// Switches on neuron faults.
@@ -130,13 +204,17 @@ impl Emulator {
     }
 
     /// Executes a program (to-FPGA words, normally ending in a halt) and returns the from-FPGA words.
+    ///
+    /// A malformed program is not executed at all; one that exceeds the [`Limits`] is stopped where it does
+    /// ([`ExecError::Stopped`]; [`ExecError::answer`] is what the FPGA sends then).
     pub fn execute(&mut self, words: &[u64]) -> Result<Vec<u64>, ExecError> {
-        let items = decode_to_fpga(words)?;
+        validate_to_fpga(words)?;
         self.start_run();
         let mut out = ResponseWriter::default();
         let mut pending_write: Option<(u32, u8)> = None;
-        for item in items {
-            let Item::Message(message) = item else { continue };
+        for (instruction, &word) in words.iter().enumerate() {
+            // Validated above: fillers (top bit set) are skipped, everything else decodes.
+            let Ok(message) = ToFpga::decode(word) else { continue };
             match message {
                 ToFpga::TimerSetup => self.timer_base = self.systime,
                 ToFpga::WaitUntil(cycles) => {
@@ -155,7 +233,7 @@ impl Emulator {
                 ToFpga::SystimeInit(false) => out.message(FromFpga::Systime(self.systime)),
                 ToFpga::JtagData { keep_response: true, .. } => out.message(FromFpga::JtagData(0)),
                 ToFpga::Reset(true) => {
-                    self.memory = Memory::default();
+                    self.memory = Memory::with_unmapped_limit(self.limits.unmapped_words);
                     self.compiled = None;
                 }
                 ToFpga::Loopback(Loopback::Halt) => {
@@ -188,12 +266,22 @@ impl Emulator {
                 ToFpga::SpikePack3(labels) => self.inject(&labels, &mut out),
                 _ => {}
             }
+            if out.words() > self.budget.response_words && self.budget.stopped.is_none() {
+                self.budget.stopped = Some(Exceeded::ResponseWords(self.budget.response_words));
+            }
+            if let Some(limit) = self.budget.stopped.take() {
+                // Like an FPGA that gave up on the program: nothing more of it runs or is recorded.
+                self.madc = None;
+                return Err(ExecError::Stopped { instruction, limit });
+            }
         }
         Ok(out.finish())
     }
 
     /// Draws this run's trial-to-trial noise from (chip seed, run counter).
     fn start_run(&mut self) {
+        self.budget =
+            RunBudget { events_left: self.limits.events, response_words: self.limits.response_words, stopped: None };
         self.runs += 1;
         self.noise =
             ChaCha8Rng::seed_from_u64(self.chip_seed.rotate_left(32) ^ self.runs.wrapping_mul(0x9E37_79B9_7F4A_7C15));
@@ -223,7 +311,10 @@ impl Emulator {
                 return;
             }
         }
-        self.memory.write(address, data, byte_enables);
+        if let Err(full) = self.memory.write(address, data, byte_enables) {
+            self.budget.stopped = Some(full);
+            return;
+        }
         if address == MADC_BASE {
             self.control_madc();
         }
@@ -257,6 +348,9 @@ impl Emulator {
         let recording = compiled.recording;
         let readout = compiled.readout.map(|(c, source)| (c, compiled.circuit_group[c], source));
         while (rec.next < until || inclusive && rec.next == until) && rec.remaining != Some(0) {
+            if !self.budget.spend(out.words(), &self.limits) {
+                break;
+            }
             let t = rec.next;
             let code = match readout {
                 None => 0.0,
@@ -332,6 +426,9 @@ impl Emulator {
         while let Some(Reverse(Crossing { t, g })) = crossings.pop() {
             if self.membranes[g].pending_crossing() != Some(t) {
                 continue;
+            }
+            if !self.budget.spend(out.words(), &self.limits) {
+                return;
             }
             self.sample_madc(t, false, out);
             self.touched.clear();
@@ -452,6 +549,11 @@ struct ResponseWriter {
 }
 
 impl ResponseWriter {
+    /// Complete words so far.
+    fn words(&self) -> usize {
+        self.encoder.len()
+    }
+
     fn message(&mut self, m: FromFpga) {
         self.flush();
         self.push(m);

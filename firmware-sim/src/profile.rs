@@ -92,18 +92,26 @@ pub struct ChipProfile {
     pub noise: Noise,
 }
 
-/// A profile file that cannot be used.
+/// A profile file that cannot be used. The cause of a failed read or parse is the source.
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
-    /// Reading the file failed (the cause is in the message, not a separate source, so that it is printed once).
-    #[error("chip profile {path}: {cause}")]
+    /// Reading the file failed.
+    #[error("chip profile {path}: cannot read it")]
     Io {
         /// The file.
         path: String,
         /// The cause.
-        cause: std::io::Error,
+        source: std::io::Error,
     },
-    /// The YAML does not describe a profile.
+    /// The file is not YAML of a profile.
+    #[error("chip profile {path}: not a profile")]
+    Yaml {
+        /// The file.
+        path: String,
+        /// The parser's error.
+        source: yaml_serde::Error,
+    },
+    /// The profile's values are out of range.
     #[error("chip profile {path}: {message}")]
     Invalid {
         /// The file.
@@ -173,9 +181,9 @@ impl ChipProfile {
     /// Loads a YAML profile.
     pub fn load(path: &Path) -> Result<ChipProfile, ProfileError> {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|cause| ProfileError::Io { path: name.clone(), cause })?;
-        let profile: ChipProfile = yaml_serde::from_str(&text)
-            .map_err(|e| ProfileError::Invalid { path: name.clone(), message: e.to_string() })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Io { path: name.clone(), source })?;
+        let profile: ChipProfile =
+            yaml_serde::from_str(&text).map_err(|source| ProfileError::Yaml { path: name.clone(), source })?;
         profile.check().map_err(|message| ProfileError::Invalid { path: name, message })?;
         Ok(profile)
     }

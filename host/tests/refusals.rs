@@ -130,3 +130,23 @@ fn chip_settings_out_of_range_are_refused_naming_the_setting() {
         assert!(!stderr.contains("accuracy"), "{flag} {value}: nothing was evaluated: {stderr}");
     }
 }
+
+#[test]
+fn a_run_that_fails_before_its_first_resume_point_leaves_nothing_behind() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    // A port nobody listens on: bind one, then free it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let substrate = format!("tcp://127.0.0.1:{port}");
+    let chip_ready = concat!(env!("CARGO_MANIFEST_DIR"), "/../configs/yin_yang_chipready_W.yaml");
+    let args =
+        ["train", chip_ready, "--substrate", &substrate, "--no-calibration", "--retries", "1", "--output", path(&run)];
+    let stderr = refused(&bss2(&args));
+    assert!(stderr.contains("epoch 0") && stderr.contains(&substrate), "{stderr}");
+    assert!(!run.exists(), "the folder the failed run created is gone");
+    // In a folder that existed, only what the run wrote is removed.
+    std::fs::create_dir(&run).unwrap();
+    std::fs::write(run.join("notes.txt"), "mine").unwrap();
+    refused(&bss2(&args));
+    assert_eq!(snapshot(&run).into_keys().collect::<Vec<_>>(), [run.join("notes.txt")]);
+}

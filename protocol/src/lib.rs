@@ -21,7 +21,7 @@ pub mod to_fpga;
 #[cfg(feature = "io")]
 pub mod transport;
 
-pub use error::{DecodeError, MessageError};
+pub use error::{DecodeError, DecodeReason, Excerpt, MessageError};
 pub use from_fpga::{FromFpga, MadcSample, Pack, SpikeEvent};
 pub use label::SpikeLabel;
 pub use stream::{Item, decode_from_fpga, decode_to_fpga, encode_from_fpga, encode_to_fpga};

@@ -8,7 +8,7 @@
 //! Decoding is strict so that re-encoding gives back the same words: fillers are kept as [`Item::Filler`],
 //! flushes as [`Item::Flush`], and bits that a receiver would ignore must be zero.
 
-use crate::error::DecodeError;
+use crate::error::{DecodeError, DecodeReason, MessageError};
 use crate::from_fpga::FromFpga;
 use crate::to_fpga::ToFpga;
 
@@ -35,17 +35,47 @@ pub fn encode_to_fpga(items: &[Item<ToFpga>]) -> Vec<u64> {
         .collect()
 }
 
+/// One to-FPGA word as an item.
+fn to_fpga_item(w: u64) -> Result<Item<ToFpga>, MessageError> {
+    if w >> 63 == 1 { Ok(Item::Filler(w)) } else { ToFpga::decode(w).map(Item::Message) }
+}
+
 /// Decodes a to-FPGA stream.
 pub fn decode_to_fpga(words: &[u64]) -> Result<Vec<Item<ToFpga>>, DecodeError> {
     let mut items = Vec::with_capacity(words.len());
-    for (i, &w) in words.iter().enumerate() {
-        items.push(if w >> 63 == 1 {
-            Item::Filler(w)
-        } else {
-            Item::Message(ToFpga::decode(w).map_err(|e| DecodeError::at(i, e.to_string()))?)
-        });
-    }
+    ToFpgaDecoder::new().push_into(words, &mut items)?;
     Ok(items)
+}
+
+/// Checks that every word is a to-FPGA instruction or filler, without keeping the items.
+pub fn validate_to_fpga(words: &[u64]) -> Result<(), DecodeError> {
+    for (i, &w) in words.iter().enumerate() {
+        to_fpga_item(w).map_err(|e| DecodeError::at(i, e))?;
+    }
+    Ok(())
+}
+
+/// Decodes to-FPGA words as they arrive (every word is one item; the decoder counts words for error messages).
+#[derive(Debug, Default)]
+pub struct ToFpgaDecoder {
+    /// Stream index of the next word.
+    next_word: usize,
+}
+
+impl ToFpgaDecoder {
+    /// A decoder at the start of a stream.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Feeds words and appends their items to `out`; an error names the word's index in the whole stream.
+    pub fn push_into(&mut self, words: &[u64], out: &mut Vec<Item<ToFpga>>) -> Result<(), DecodeError> {
+        for &w in words {
+            out.push(to_fpga_item(w).map_err(|e| DecodeError::at(self.next_word, e))?);
+            self.next_word += 1;
+        }
+        Ok(())
+    }
 }
 
 /// Packs from-FPGA messages into words, most significant bit first.
@@ -103,6 +133,16 @@ impl FromFpgaEncoder {
                 self.words.push(*w | 1 << 63);
             }
         }
+    }
+
+    /// Complete words so far.
+    pub fn len(&self) -> usize {
+        self.words.len()
+    }
+
+    /// True if no word is complete yet.
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty()
     }
 
     /// Reserves room for `words` more words.
@@ -177,7 +217,7 @@ fn decode_words(
             } else {
                 // A flush: the rest of the word after the marker bit must be zero.
                 if rest << 1 != 0 {
-                    return Err(DecodeError::at(at, "non-zero bits after the flush marker"));
+                    return Err(DecodeError::at(at, DecodeReason::AfterFlush));
                 }
                 out.push(Item::Flush);
                 bit = 0;
@@ -187,13 +227,12 @@ fn decode_words(
         }
         let header = (rest >> 56) as u8;
         let Some(width) = FromFpga::bits_for_header(header) else {
-            return Err(DecodeError::at(at, format!("unknown message header {header}")));
+            return Err(DecodeError::at(at, MessageError::UnknownHeader { kind: "message", header }));
         };
         if (words.len() - pos) * 64 - (bit as usize) < width as usize {
             break;
         }
-        let message = FromFpga::from_bits(header, peek(words, pos, bit, width))
-            .map_err(|e| DecodeError::at(at, e.to_string()))?;
+        let message = FromFpga::from_bits(header, peek(words, pos, bit, width)).map_err(|e| DecodeError::at(at, e))?;
         out.push(Item::Message(message));
         let total = bit + width;
         pos += (total / 64) as usize;
@@ -247,11 +286,7 @@ impl FromFpgaDecoder {
 
     /// Ends the stream: an error if it stops inside a message.
     pub fn finish(self) -> Result<(), DecodeError> {
-        if self.pending.is_empty() {
-            Ok(())
-        } else {
-            Err(DecodeError::at(self.first_word, "the stream ends inside a message"))
-        }
+        if self.pending.is_empty() { Ok(()) } else { Err(DecodeError::at(self.first_word, DecodeReason::Truncated)) }
     }
 }
 
@@ -300,10 +335,24 @@ mod tests {
         assert_eq!(decoder.push(&words[2..]).unwrap().len(), 2);
         decoder.finish().unwrap();
         assert_eq!(decode_from_fpga(&words[..2]).unwrap_err().word, 1);
-        assert!(decode_from_fpga(&[0x0D00_0000_0000_0000]).unwrap_err().reason.contains("unknown message header 13"));
-        assert!(decode_from_fpga(&[0x0A00_0100_0000_0000]).unwrap_err().reason.contains("outside the 24-bit payload"));
+        assert!(
+            decode_from_fpga(&[0x0D00_0000_0000_0000])
+                .unwrap_err()
+                .reason
+                .to_string()
+                .contains("unknown message header 13")
+        );
+        assert!(
+            decode_from_fpga(&[0x0A00_0100_0000_0000])
+                .unwrap_err()
+                .reason
+                .to_string()
+                .contains("outside the 24-bit payload")
+        );
         let garbage_after_flush = [0x0C10_0123_1145_6712, 0x89AB_8000_0000_0001];
-        assert!(decode_from_fpga(&garbage_after_flush).unwrap_err().reason.contains("after the flush marker"));
+        assert!(
+            decode_from_fpga(&garbage_after_flush).unwrap_err().reason.to_string().contains("after the flush marker")
+        );
         assert_eq!(decode_from_fpga(&[0x0C10_0123_1145_6712, 0x89AB_8000_0000_0000]).unwrap()[1], Item::Flush);
         assert_eq!(decode_from_fpga(&[0x8000_0000_0000_0001]).unwrap(), vec![Item::Filler(0x8000_0000_0000_0001)]);
     }

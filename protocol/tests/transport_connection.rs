@@ -89,6 +89,12 @@ async fn a_silent_fpga_times_out_naming_the_endpoint_and_the_connection_becomes_
     assert!(text.starts_with("in-process peer b: no complete response within 200ms"), "{text}");
     let e = connection.run(&program).await.unwrap_err();
     assert!(matches!(e, ConnectionError::Unusable { .. }), "{e}");
+    // The earlier failure is kept as the cause.
+    let text = chain(&e);
+    assert!(
+        text.contains("unusable after an earlier failure") && text.contains("no complete response within 200ms"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -120,10 +126,11 @@ async fn usb_endpoints_parse_and_a_missing_device_is_a_clear_error() {
     // No device (this container has no USB subsystem at all): an error, not a panic.
     let e = Transport::connect(&endpoint).await.unwrap_err();
     assert!(matches!(e, TransportError::Usb { vid: 0x1234, pid: 0xabcd, .. }), "{e}");
-    assert!(e.to_string().starts_with("usb://1234:abcd: no device"), "{e}");
+    let e = chain(&e);
+    assert!(e.starts_with("usb://1234:abcd: no device"), "{e}");
     eprintln!("{e}");
-    let e = Connection::open(&endpoint).await.unwrap_err().to_string();
-    assert!(e.starts_with("cannot open usb://1234:abcd: no device"), "{e}");
+    let e = chain(&Connection::open(&endpoint).await.unwrap_err());
+    assert!(e.starts_with("cannot open: usb://1234:abcd: no device"), "{e}");
     // Blocking from within async code is refused, not a panic.
     let e = BlockingConnection::open(&endpoint).unwrap_err().to_string();
     assert!(e.contains("cannot be used from within an async context"), "{e}");
@@ -131,15 +138,15 @@ async fn usb_endpoints_parse_and_a_missing_device_is_a_clear_error() {
 
 #[test]
 fn usb_without_a_device_fails_clearly_in_the_blocking_wrapper_too() {
-    let e = BlockingConnection::open(&Endpoint::Usb { vid: 0x1234, pid: 0xabcd }).unwrap_err().to_string();
-    assert!(e.starts_with("cannot open usb://1234:abcd: no device"), "{e}");
+    let e = chain(&BlockingConnection::open(&Endpoint::Usb { vid: 0x1234, pid: 0xabcd }).unwrap_err());
+    assert!(e.starts_with("cannot open: usb://1234:abcd: no device"), "{e}");
 }
 
 #[tokio::test]
 async fn other_open_errors_name_the_endpoint() {
     let serial = Endpoint::parse("serial:///dev/does-not-exist?baud=115200").unwrap();
-    let e = Transport::connect(&serial).await.unwrap_err().to_string();
-    assert!(e.starts_with("serial:///dev/does-not-exist?baud=115200: cannot open the serial port"), "{e}");
+    let e = chain(&Transport::connect(&serial).await.unwrap_err());
+    assert!(e.starts_with("serial:///dev/does-not-exist?baud=115200: cannot open the serial port: "), "{e}");
     let e = bss2_protocol::transport::Listener::bind(&serial).await.unwrap_err().to_string();
     assert!(e.contains("only tcp:// and udp:// endpoints can listen"), "{e}");
     // A closed TCP port.
@@ -147,6 +154,24 @@ async fn other_open_errors_name_the_endpoint() {
     let port = listener.local_addr().unwrap().port();
     drop(listener);
     let tcp = Endpoint::Tcp { host: "127.0.0.1".into(), port };
-    let e = Transport::connect(&tcp).await.unwrap_err().to_string();
+    let e = chain(&Transport::connect(&tcp).await.unwrap_err());
     assert!(e.starts_with(&format!("tcp://127.0.0.1:{port}: ")), "{e}");
+    // The OS error is printed once, by the chain, not repeated by the wrapper.
+    assert_eq!(e.matches("os error").count(), 1, "{e}");
+    let e = chain(&Connection::open(&tcp).await.unwrap_err());
+    assert!(
+        e.starts_with(&format!("cannot open: tcp://127.0.0.1:{port}: ")) && e.matches("os error").count() == 1,
+        "{e}"
+    );
+}
+
+/// An error and its sources, as the command line prints them.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text = format!("{text}: {s}");
+        source = s.source();
+    }
+    text
 }

@@ -27,7 +27,8 @@ pub fn obtain(chip: &Chip, targets: &Targets, force: bool) -> Result<(Calibratio
         return Ok((file, Origin::Cached));
     }
     // Calibration programs record long traces: allow them more time than a batch.
-    let mut connection = chip.fresh().connect(ChipSettings::default().timeout * 6)?;
+    let mut own = chip.fresh();
+    let mut connection = own.connect(ChipSettings::default().timeout * 6)?;
     let started = Instant::now();
     let mut last_stage = String::new();
     tracing::info!("calibrating {identity} (all {CIRCUITS} neuron circuits)");

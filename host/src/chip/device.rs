@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bss2_firmware_sim::profile::TransferCurves;
-use bss2_firmware_sim::serve::{ServerFaults, in_process};
+use bss2_firmware_sim::serve::{InProcessServer, ServerFaults};
 use bss2_firmware_sim::{ChipProfile, Emulator};
 use bss2_protocol::transport::{BlockingConnection, Endpoint, Link};
 
@@ -17,15 +17,16 @@ use crate::substrate::{ChipLocation, ProfileSource};
 #[derive(Debug)]
 pub enum Chip {
     /// The embedded emulator: one instance, served in-process.
-    Embedded(EmbeddedChip),
+    Embedded(Box<EmbeddedChip>),
     /// A served or real chip.
     Endpoint(Endpoint),
 }
 
-/// An emulator instance in this process, with its profile, seed and the faults its link and programs suffer.
+/// An emulator instance in this process and its server (which applies the faults its link and programs suffer),
+/// with the profile and seed it was made from.
 #[derive(Debug)]
 pub struct EmbeddedChip {
-    emulator: Arc<Mutex<Emulator>>,
+    server: InProcessServer,
     profile: ChipProfile,
     chip_seed: u64,
     faults: ServerFaults,
@@ -61,7 +62,9 @@ impl Chip {
     /// A new embedded emulator.
     pub fn embedded(profile: ChipProfile, chip_seed: u64, faults: &ServerFaults) -> Chip {
         let emulator = Arc::new(Mutex::new(Emulator::new(profile.clone(), chip_seed)));
-        Chip::Embedded(EmbeddedChip { emulator, profile, chip_seed, faults: faults.clone() })
+        // The server applies the neuron faults (silent, spontaneous) drawn from the chip seed, once.
+        let server = InProcessServer::new(emulator, faults.clone(), chip_seed);
+        Chip::Embedded(Box::new(EmbeddedChip { server, profile, chip_seed, faults: faults.clone() }))
     }
 
     /// Another instance of the same chip: for the embedded emulator a new one with the same profile, seed and
@@ -91,13 +94,9 @@ impl Chip {
     }
 
     /// A new connection to the chip, waiting at most `timeout` for each program's answer.
-    pub fn connect(&self, timeout: Duration) -> Result<BlockingConnection, ChipError> {
+    pub fn connect(&mut self, timeout: Duration) -> Result<BlockingConnection, ChipError> {
         let connection = match self {
-            Chip::Embedded(e) => {
-                let (emulator, faults, seed) = (e.emulator.clone(), e.faults.clone(), e.chip_seed);
-                // `in_process` applies the neuron faults (silent, spontaneous) drawn from the chip seed.
-                BlockingConnection::with_link(move || Link::new(in_process(emulator, &faults, seed)))
-            }
+            Chip::Embedded(e) => BlockingConnection::with_link(|| Link::new(e.server.connect())),
             Chip::Endpoint(endpoint) => BlockingConnection::open(endpoint),
         };
         let mut connection = connection.map_err(|source| ChipError::Connect { chip: self.identity(), source })?;
@@ -128,6 +127,6 @@ impl Chip {
 impl EmbeddedChip {
     /// The emulator; a panic of another holder does not make its state unusable (it only counts programs).
     fn lock(&self) -> MutexGuard<'_, Emulator> {
-        self.emulator.lock().unwrap_or_else(|p| p.into_inner())
+        self.server.emulator().lock().unwrap_or_else(|p| p.into_inner())
     }
 }

@@ -50,8 +50,8 @@ pub enum ChipError {
     /// The emulator's profile file cannot be used (the error names the file): fix or replace it.
     #[error(transparent)]
     Profile(#[from] bss2_firmware_sim::profile::ProfileError),
-    /// The chip cannot be reached: check that it is served at the endpoint.
-    #[error("cannot connect to {chip}")]
+    /// The chip cannot be reached: check that it is served at the endpoint (which the source names).
+    #[error("connecting to the chip")]
     Connect {
         /// The chip's identity (endpoint, or emulator profile and seed).
         chip: String,
@@ -59,8 +59,8 @@ pub enum ChipError {
         #[source]
         source: bss2_protocol::transport::ConnectionError,
     },
-    /// A program did not come back (timeout, broken link, malformed answer).
-    #[error("running a program on {chip}")]
+    /// A program did not come back (timeout, broken link, malformed answer; the source names the endpoint).
+    #[error("running a program on the chip")]
     Run {
         /// The chip's identity.
         chip: String,

@@ -97,7 +97,10 @@ fn load_profile(name: &str) -> anyhow::Result<ChipProfile> {
     match ChipProfile::builtin(name) {
         Some(profile) => Ok(profile),
         None => ChipProfile::load(Path::new(name)).with_context(|| {
-            format!("--profile {name:?} is neither a built-in profile (default, ideal) nor a usable file")
+            format!(
+                "--profile {} is neither a built-in profile (default, ideal) nor a usable file",
+                bss2_protocol::Excerpt::new(name)
+            )
         }),
     }
 }

@@ -112,7 +112,9 @@ fn existing_run_file(dir: &RunDir) -> Option<PathBuf> {
     })
 }
 
-/// Starts a run in `dir` (created; must not hold any part of a run), in simulation or on the config's chip.
+/// Starts a run in `dir` (created; must not hold any part of a run), in simulation or on the config's chip. A
+/// run that fails before its first resume point (a chip that does not answer epoch 0, say) removes what it wrote,
+/// so the same command can be given again.
 pub fn train(config: Config, dir: &RunDir, chip: &ChipOptions) -> Result<Summary, RunError> {
     if let Some(found) = existing_run_file(dir) {
         return Err(RunError::RunExists { dir: dir.root.clone(), found });
@@ -120,8 +122,20 @@ pub fn train(config: Config, dir: &RunDir, chip: &ChipOptions) -> Result<Summary
     if config.training.epoch_number == 0 {
         return Err(RunError::NoEpochs);
     }
+    let created = !dir.root.exists();
+    match start(config, dir, chip) {
+        Ok(session) => drive(session, dir),
+        Err(e) => {
+            abandon(dir, created);
+            Err(e)
+        }
+    }
+}
+
+/// A new run up to its first resume point (epoch 0 evaluated and saved).
+fn start(config: Config, dir: &RunDir, chip: &ChipOptions) -> Result<Session, RunError> {
     let data = Splits::build(&config)?;
-    // The chip (and its calibration) is opened before anything is written, so a network it cannot run leaves
+    // The chip (and its calibration) is opened before the config is written, so a network it cannot run leaves
     // no folder behind.
     let forward = chip_run::open(&config, dir, chip)?;
     dir.write(&dir.config(), config.to_yaml().as_bytes())?;
@@ -130,7 +144,21 @@ pub fn train(config: Config, dir: &RunDir, chip: &ChipOptions) -> Result<Summary
     let first = &session.state.history[0];
     info!(epoch = 0, val_loss = first.val_loss, val_accuracy = first.val_accuracy, "before training");
     save_progress(&session, dir)?;
-    drive(session, dir)
+    Ok(session)
+}
+
+/// Removes what a run that failed before its first resume point wrote into `dir` (which held no part of a run
+/// when it began): its config and calibration, and the folder itself if the run created it and it is empty.
+fn abandon(dir: &RunDir, created: bool) {
+    if dir.resume().exists() {
+        return;
+    }
+    for file in [dir.config(), dir.metrics(), dir.calibration()] {
+        let _ = std::fs::remove_file(file);
+    }
+    if created {
+        let _ = std::fs::remove_dir(&dir.root);
+    }
 }
 
 /// Continues the run in `dir` from `epoch_<from>` (or the latest resume point) until `until` epochs (default:

@@ -1,30 +1,28 @@
 //! Running programs on a chip (real or emulated) behind any transport.
 
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
-use super::datagram::{Transport, TransportError};
+use super::datagram::Transport;
 use super::endpoint::Endpoint;
+use super::error::TransportError;
 use super::link::{Link, LinkError};
 use crate::program::{Program, Response, ResponseDecoder, ResponseError};
 
 /// How long [`Connection::run`] waits for a program's response by default.
 pub const DEFAULT_RUN_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Why a program could not be run.
+/// Why a program could not be run. The endpoint is named once, by the outermost error that knows it; causes
+/// are sources.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectionError {
     /// The endpoint could not be opened.
-    #[error("cannot open {0}")]
+    #[error("cannot open")]
     Open(#[from] TransportError),
-    /// The link failed (peer dead, silent or gone).
-    #[error("{endpoint}: {source}")]
-    Link {
-        /// The endpoint.
-        endpoint: String,
-        /// What failed.
-        source: LinkError,
-    },
+    /// The link failed (peer dead, silent or gone); the link's error names the peer.
+    #[error(transparent)]
+    Link(LinkError),
     /// The halt did not come back in time.
     #[error("{endpoint}: no complete response within {timeout:?} ({words} response words received, the halt missing)")]
     Timeout {
@@ -36,7 +34,7 @@ pub enum ConnectionError {
         words: usize,
     },
     /// The response is malformed or does not fit the program.
-    #[error("{endpoint}: bad response: {source}")]
+    #[error("{endpoint}: bad response")]
     Response {
         /// The endpoint.
         endpoint: String,
@@ -45,16 +43,19 @@ pub enum ConnectionError {
     },
     /// An earlier run failed before its halt came back, so responses of that program may still arrive: the
     /// connection cannot tell them from the next program's. Open a new connection.
-    #[error("{endpoint}: unusable after an earlier failure ({reason}); open a new connection")]
+    #[error("{endpoint}: unusable after an earlier failure; open a new connection")]
     Unusable {
         /// The endpoint.
         endpoint: String,
         /// The earlier failure.
-        reason: String,
+        source: Arc<ConnectionError>,
     },
-    /// The blocking wrapper could not start its runtime, or was used from within an async context.
-    #[error("blocking connection: {0}")]
-    Runtime(io::Error),
+    /// The blocking wrapper was used from within an async context, where blocking would stall the executor.
+    #[error("a BlockingConnection cannot be used from within an async context; use Connection there")]
+    InAsyncContext,
+    /// The blocking wrapper could not start its runtime.
+    #[error("blocking connection: cannot start its runtime")]
+    Runtime(#[source] io::Error),
 }
 
 /// A connection to a chip: runs programs and returns their responses.
@@ -66,7 +67,7 @@ pub struct Connection {
     link: Link,
     endpoint: String,
     timeout: Duration,
-    broken: Option<String>,
+    broken: Option<Arc<ConnectionError>>,
 }
 
 impl Connection {
@@ -112,29 +113,42 @@ impl Connection {
     /// If the run fails before the halt came back (timeout, link failure, malformed stream, FPGA timeout
     /// notification), the connection becomes unusable: later runs return [`ConnectionError::Unusable`].
     pub async fn run(&mut self, program: &Program) -> Result<Response, ConnectionError> {
-        if let Some(reason) = &self.broken {
-            return Err(ConnectionError::Unusable { endpoint: self.endpoint.clone(), reason: reason.clone() });
+        if let Some(earlier) = &self.broken {
+            return Err(ConnectionError::Unusable { endpoint: self.endpoint.clone(), source: earlier.clone() });
         }
         let mut words = 0;
         let outcome = tokio::time::timeout(self.timeout, exchange(&mut self.link, program, &mut words)).await;
-        let endpoint = self.endpoint.clone();
         let failure = match outcome {
             // The halt has arrived, so the stream is in step: a mismatch found now leaves the connection usable.
             Ok(Ok(decoder)) => {
-                return decoder.finish(program).map_err(|source| ConnectionError::Response { endpoint, source });
+                return decoder
+                    .finish(program)
+                    .map_err(|source| ConnectionError::Response { endpoint: self.endpoint.clone(), source });
             }
-            Ok(Err(Failure::Link(source))) => ConnectionError::Link { endpoint, source },
-            Ok(Err(Failure::Response(source))) => ConnectionError::Response { endpoint, source },
-            Err(_) => ConnectionError::Timeout { endpoint, timeout: self.timeout, words },
+            Ok(Err(failure)) => failure,
+            Err(_) => Failure::Timeout(words),
         };
-        self.broken = Some(failure.to_string());
-        Err(failure)
+        // One copy for the caller, one kept as the cause of later `Unusable` errors.
+        self.broken = Some(Arc::new(self.error(&failure)));
+        Err(self.error(&failure))
+    }
+
+    fn error(&self, failure: &Failure) -> ConnectionError {
+        let endpoint = self.endpoint.clone();
+        match failure {
+            Failure::Link(source) => ConnectionError::Link(source.clone()),
+            Failure::Response(source) => ConnectionError::Response { endpoint, source: source.clone() },
+            &Failure::Timeout(words) => ConnectionError::Timeout { endpoint, timeout: self.timeout, words },
+        }
     }
 }
 
+/// How a run failed before its halt came back.
 enum Failure {
     Link(LinkError),
     Response(ResponseError),
+    /// The timeout passed after this many response words.
+    Timeout(usize),
 }
 
 async fn exchange(link: &mut Link, program: &Program, words: &mut usize) -> Result<ResponseDecoder, Failure> {
@@ -190,7 +204,7 @@ impl BlockingConnection {
     }
 
     /// Runs a program (see [`Connection::run`]). Called from within an async context (where blocking would
-    /// stall the executor) it returns [`ConnectionError::Runtime`]; use [`Connection`] there.
+    /// stall the executor) it returns [`ConnectionError::InAsyncContext`]; use [`Connection`] there.
     pub fn run(&mut self, program: &Program) -> Result<Response, ConnectionError> {
         not_async()?;
         self.runtime.block_on(self.connection.run(program))
@@ -199,9 +213,7 @@ impl BlockingConnection {
 
 fn not_async() -> Result<(), ConnectionError> {
     match tokio::runtime::Handle::try_current() {
-        Ok(_) => Err(ConnectionError::Runtime(io::Error::other(
-            "a BlockingConnection cannot be used from within an async context; use Connection there",
-        ))),
+        Ok(_) => Err(ConnectionError::InAsyncContext),
         Err(_) => Ok(()),
     }
 }

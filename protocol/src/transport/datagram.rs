@@ -4,17 +4,13 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::io;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 
-use super::endpoint::Endpoint;
-use super::fault::FaultySender;
-use crate::link::fault::Faults;
 use crate::link::frame::{HEADER_BYTES, MAX_PDU_WORDS};
 use crate::link::{Datagram, StreamDeframer, encode_stream_frame};
 
@@ -27,36 +23,10 @@ pub const UDP_BUFFER_BYTES: usize = 4 << 20;
 /// Bytes read from a byte stream at once.
 const STREAM_READ_BYTES: usize = 1 << 16;
 
-/// Why a transport could not be opened.
+/// [`Transport::udp`] was given a socket that is not connected to a peer.
 #[derive(Debug, thiserror::Error)]
-pub enum TransportError {
-    /// The operating system refused (resolve, connect, bind, open).
-    #[error("{endpoint}: {source}")]
-    Io {
-        /// The endpoint.
-        endpoint: String,
-        /// The OS error.
-        source: io::Error,
-    },
-    /// No USB device with these ids, no USB subsystem, or the device lacks the expected interface/endpoints.
-    #[error("usb://{vid:04x}:{pid:04x}: {reason}")]
-    Usb {
-        /// Vendor id.
-        vid: u16,
-        /// Product id.
-        pid: u16,
-        /// What went wrong.
-        reason: String,
-    },
-    /// The endpoint kind cannot do this (e.g. listen on a serial port).
-    #[error("{endpoint}: {reason}")]
-    Unsupported {
-        /// The endpoint.
-        endpoint: String,
-        /// What is not supported.
-        reason: String,
-    },
-}
+#[error("the UDP socket must be connected to its peer first")]
+struct NotConnected(#[source] io::Error);
 
 /// How datagrams are put on a medium.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,11 +38,18 @@ pub enum Framing {
     Stream,
 }
 
-pub(crate) enum SenderKind {
+/// A sender that takes encoded datagrams one by one and decides at once what becomes of them (the fault
+/// injector: it queues them for later release), wrapping another sender.
+pub(crate) trait EncodedSender: Send {
+    /// Takes one encoded datagram.
+    fn send(&mut self, bytes: Vec<u8>) -> io::Result<()>;
+}
+
+enum SenderKind {
     Channel(mpsc::UnboundedSender<Vec<u8>>),
     Udp(Arc<UdpSocket>),
     Stream(Box<dyn AsyncWrite + Unpin + Send>),
-    Faulty(FaultySender),
+    Wrapped(Box<dyn EncodedSender>),
 }
 
 /// The sending half of a [`Transport`].
@@ -88,7 +65,7 @@ impl fmt::Debug for DatagramSender {
             SenderKind::Channel(_) => "channel",
             SenderKind::Udp(_) => "udp",
             SenderKind::Stream(_) => "stream",
-            SenderKind::Faulty(_) => "faulty",
+            SenderKind::Wrapped(_) => "wrapped",
         };
         f.debug_struct("DatagramSender").field("kind", &kind).field("framing", &self.framing).finish()
     }
@@ -99,8 +76,13 @@ fn gone(what: &str) -> io::Error {
 }
 
 impl DatagramSender {
-    pub(crate) fn new(kind: SenderKind, framing: Framing) -> DatagramSender {
+    fn new(kind: SenderKind, framing: Framing) -> DatagramSender {
         DatagramSender { kind, framing, buffer: Vec::new() }
+    }
+
+    /// A sender that hands its encoded datagrams (framed as `framing`) to `inner`.
+    pub(crate) fn wrapped(inner: Box<dyn EncodedSender>, framing: Framing) -> DatagramSender {
+        DatagramSender::new(SenderKind::Wrapped(inner), framing)
     }
 
     /// How this sender frames datagrams.
@@ -154,11 +136,11 @@ impl DatagramSender {
                 writer.write_all(&self.buffer).await?;
                 writer.flush().await
             }
-            SenderKind::Faulty(faulty) => {
+            SenderKind::Wrapped(inner) => {
                 for d in datagrams {
                     let mut bytes = Vec::new();
                     encode(d, &mut bytes);
-                    faulty.send(bytes)?;
+                    inner.send(bytes)?;
                 }
                 Ok(())
             }
@@ -188,9 +170,9 @@ impl DatagramSender {
                 writer.write_all(&self.buffer).await?;
                 writer.flush().await
             }
-            SenderKind::Faulty(faulty) => {
+            SenderKind::Wrapped(inner) => {
                 for p in packets {
-                    faulty.send(p.clone())?;
+                    inner.send(p.clone())?;
                 }
                 Ok(())
             }
@@ -305,8 +287,8 @@ impl DatagramReceiver {
 /// * [`Transport::pair`]: two connected in-process ends (tokio channels carrying the encoded datagrams).
 /// * [`Transport::udp`]: one HostARQ datagram per UDP datagram, as the real systems do.
 /// * [`Transport::stream`]: any byte stream; datagrams travel as COBS + CRC-32 frames (TCP, serial, USB).
-/// * [`Transport::connect`] opens one of these from an [`Endpoint`]; a [`Listener`] is the server side for
-///   TCP and UDP.
+/// * [`Transport::connect`] opens one of these from an [`Endpoint`](super::Endpoint); a
+///   [`Listener`](super::Listener) is the server side for TCP and UDP.
 /// * [`Transport::with_faults`] wraps a transport so that what it sends suffers seeded faults (tests).
 ///
 /// A transport does not make the medium reliable: that is the job of [`Link`](super::Link).
@@ -341,9 +323,7 @@ impl Transport {
     /// `net.core.rmem_max`): the peer may send a whole window of 128 full frames at once, which overflows a
     /// default-sized receive buffer and turns into loss and retransmissions.
     pub fn udp(socket: UdpSocket) -> io::Result<Transport> {
-        let peer = socket.peer_addr().map_err(|e| {
-            io::Error::new(e.kind(), format!("the UDP socket must be connected to its peer first ({e})"))
-        })?;
+        let peer = socket.peer_addr().map_err(|e| io::Error::new(e.kind(), NotConnected(e)))?;
         let options = socket2::SockRef::from(&socket);
         // Best effort: the system caps the sizes silently; a refusal only costs speed.
         let _ = options.set_recv_buffer_size(UDP_BUFFER_BYTES);
@@ -387,63 +367,14 @@ impl Transport {
         Transport::stream(reader, writer, name)
     }
 
-    /// Opens a client transport to an endpoint.
-    ///
-    /// UDP binds an OS-chosen local port and connects to the peer; nothing is sent until the link sends.
-    /// Serial opens the device at the endpoint's speed (8N1, no flow control). USB looks the device up by
-    /// vendor and product id, claims interface 0 and uses bulk endpoints 0x01 (OUT) and 0x81 (IN) as a byte
-    /// stream; without such a device, or without a USB subsystem, the error says so.
-    pub async fn connect(endpoint: &Endpoint) -> Result<Transport, TransportError> {
-        let io_err = |source| TransportError::Io { endpoint: endpoint.to_string(), source };
-        let transport = match endpoint {
-            Endpoint::Tcp { .. } => {
-                let address = endpoint.socket_address().unwrap_or_default();
-                let stream = TcpStream::connect(&address).await.map_err(io_err)?;
-                Transport::tcp(stream).map_err(io_err)?
-            }
-            Endpoint::Udp { .. } => {
-                let address = endpoint.socket_address().unwrap_or_default();
-                let peer = tokio::net::lookup_host(&address)
-                    .await
-                    .map_err(io_err)?
-                    .next()
-                    .ok_or_else(|| io_err(io::Error::new(io::ErrorKind::NotFound, "the host has no address")))?;
-                let local: SocketAddr = if peer.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() };
-                let socket = UdpSocket::bind(local).await.map_err(io_err)?;
-                socket.connect(peer).await.map_err(io_err)?;
-                Transport::udp(socket).map_err(io_err)?
-            }
-            Endpoint::Serial { path, baud } => {
-                let port = tokio_serial::SerialStream::open(&tokio_serial::new(path, *baud))
-                    .map_err(|e| io_err(io::Error::other(format!("cannot open the serial port: {e}"))))?;
-                Transport::serial(port, endpoint.to_string())
-            }
-            Endpoint::Usb { vid, pid } => super::usb::open(*vid, *pid).await?,
-        };
-        Ok(Transport { peer: endpoint.to_string(), ..transport })
+    /// The same transport, naming its peer `peer` in error messages.
+    pub(crate) fn named(self, peer: impl Into<String>) -> Transport {
+        Transport { peer: peer.into(), ..self }
     }
 
-    /// Wraps this transport so that every datagram it sends suffers seeded faults: loss, corruption,
-    /// duplication, reordering and delay (see [`Faults`]; the same seed and send order give the same faults).
-    ///
-    /// * `drop`: the datagram is lost.
-    /// * `corrupt`: on a byte stream one bit of the frame is flipped (the stream framing's CRC must catch
-    ///   it); on UDP and in-process the datagram loses its last byte (a real UDP checksum would drop a
-    ///   corrupted datagram; a truncated one exercises the receiver's size check instead).
-    /// * `duplicate`: the datagram goes out twice.
-    /// * `reorder`: the datagram is held back until the next datagram has passed it (or at most 1 ms). Not
-    ///   further: HostARQ's 8-bit cumulative acknowledgements go wrong when one is overtaken by two others,
-    ///   each of which can advance the acknowledgement by a whole window.
-    /// * `latency_us`, `jitter_us`: each datagram is delayed by the latency plus a random part of the jitter,
-    ///   but never overtakes an earlier one (order-preserving delay).
-    /// * `spacing_us`: at least this much time between datagrams (a bandwidth limit).
-    ///
-    /// Only the sending direction of this end is affected: wrap both ends for faults both ways. Spawns a task,
-    /// so it must be called within a tokio runtime.
-    pub fn with_faults(self, faults: Faults, seed: u64) -> Transport {
-        let framing = self.sender.framing;
-        let faulty = FaultySender::spawn(self.sender, faults, seed);
-        Transport { sender: DatagramSender::new(SenderKind::Faulty(faulty), framing), ..self }
+    /// The same transport with its sender replaced by `wrap(sender)` (e.g. the fault injector around it).
+    pub(crate) fn wrap_sender(self, wrap: impl FnOnce(DatagramSender) -> DatagramSender) -> Transport {
+        Transport { sender: wrap(self.sender), ..self }
     }
 
     /// Names the other end (the endpoint string where there is one).
@@ -474,89 +405,5 @@ impl Transport {
     /// Damaged datagrams received and skipped so far.
     pub fn rejected(&self) -> u64 {
         self.receiver.rejected()
-    }
-}
-
-/// The server side for TCP and UDP: binds an endpoint and accepts one peer at a time.
-#[derive(Debug)]
-pub enum Listener {
-    /// TCP: every accepted connection becomes a transport.
-    Tcp(TcpListener),
-    /// UDP: the bound socket becomes the transport to whoever sends the first datagram (the client must
-    /// speak first, as a HostARQ host does); `None` once it has been handed out.
-    Udp(Option<UdpSocket>),
-}
-
-impl Listener {
-    /// Binds a `tcp://` or `udp://` endpoint (port 0 picks a free port; see [`Listener::local_addr`]).
-    pub async fn bind(endpoint: &Endpoint) -> Result<Listener, TransportError> {
-        let io_err = |source| TransportError::Io { endpoint: endpoint.to_string(), source };
-        match endpoint {
-            Endpoint::Tcp { .. } => {
-                let address = endpoint.socket_address().unwrap_or_default();
-                Ok(Listener::Tcp(TcpListener::bind(address).await.map_err(io_err)?))
-            }
-            Endpoint::Udp { .. } => {
-                let address = endpoint.socket_address().unwrap_or_default();
-                Ok(Listener::Udp(Some(UdpSocket::bind(address).await.map_err(io_err)?)))
-            }
-            other => Err(TransportError::Unsupported {
-                endpoint: other.to_string(),
-                reason: "only tcp:// and udp:// endpoints can listen; serial and USB ports are opened with \
-                         Transport::connect on both ends"
-                    .into(),
-            }),
-        }
-    }
-
-    /// The bound address.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        match self {
-            Listener::Tcp(listener) => listener.local_addr(),
-            Listener::Udp(Some(socket)) => socket.local_addr(),
-            Listener::Udp(None) => Err(io::Error::other("the UDP socket was handed to the accepted peer")),
-        }
-    }
-
-    /// The endpoint string of the bound address (e.g. to hand to a client after binding port 0).
-    pub fn endpoint(&self) -> io::Result<Endpoint> {
-        let address = self.local_addr()?;
-        let host = match address.ip() {
-            std::net::IpAddr::V4(ip) => ip.to_string(),
-            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
-        };
-        Ok(match self {
-            Listener::Tcp(_) => Endpoint::Tcp { host, port: address.port() },
-            Listener::Udp(_) => Endpoint::Udp { host, port: address.port() },
-        })
-    }
-
-    /// Waits for the next peer. For UDP this can be called once: it waits for the first datagram (which
-    /// stays queued for the link), connects the socket to its sender and hands the socket out; datagrams from
-    /// anyone else are ignored from then on.
-    pub async fn accept(&mut self) -> io::Result<Transport> {
-        match self {
-            Listener::Tcp(listener) => {
-                let (stream, _) = listener.accept().await?;
-                Transport::tcp(stream)
-            }
-            Listener::Udp(slot) => {
-                let socket = slot.as_ref().ok_or_else(|| {
-                    io::Error::other("the UDP listener serves one peer, and it has been accepted already")
-                })?;
-                // Large enough for any datagram: some systems fail a peek into a buffer that is too small.
-                let mut probe = vec![0u8; 1 << 16];
-                let peer = loop {
-                    match socket.peek_from(&mut probe).await {
-                        Ok((_, peer)) => break peer,
-                        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => continue,
-                        Err(e) => return Err(e),
-                    }
-                };
-                let socket = slot.take().ok_or_else(|| io::Error::other("the UDP socket is gone"))?;
-                socket.connect(peer).await?;
-                Transport::udp(socket)
-            }
-        }
     }
 }

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::error::Excerpt;
+
 /// Serial speed used when a `serial://` endpoint names none (921 600 baud, the fastest standard rate that
 /// common USB-UART bridges support).
 pub const DEFAULT_BAUD: u32 = 921_600;
@@ -50,13 +52,13 @@ pub enum Endpoint {
     },
 }
 
-/// An endpoint string that cannot be parsed.
+/// An endpoint string that cannot be parsed (its message quotes the string cut, [`Excerpt`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid endpoint {text:?}: {reason}")]
+#[error("invalid endpoint {}: {reason}", Excerpt::new(.text))]
 pub struct EndpointError {
     /// The string.
     pub text: String,
-    /// What is wrong with it.
+    /// What is wrong with it (it quotes parts of the string cut).
     pub reason: String,
 }
 
@@ -74,7 +76,7 @@ impl Endpoint {
             "udp" => host_port(rest).map(|(host, port)| Endpoint::Udp { host, port }).map_err(err),
             "serial" => serial(rest).map(|(path, baud)| Endpoint::Serial { path, baud }).map_err(err),
             "usb" => usb(rest).map(|(vid, pid)| Endpoint::Usb { vid, pid }).map_err(err),
-            other => Err(err(format!("unknown scheme {other:?} (expected tcp, udp, serial or usb)"))),
+            other => Err(err(format!("unknown scheme {} (expected tcp, udp, serial or usb)", Excerpt::new(other)))),
         }
     }
 
@@ -88,18 +90,20 @@ impl Endpoint {
 }
 
 fn host_port(rest: &str) -> Result<(String, u16), String> {
-    let (host, port) =
-        rest.rsplit_once(':').ok_or_else(|| format!("expected HOST:PORT after the scheme, got {rest:?}"))?;
+    let (host, port) = rest
+        .rsplit_once(':')
+        .ok_or_else(|| format!("expected HOST:PORT after the scheme, got {}", Excerpt::new(rest)))?;
     if host.is_empty() {
         return Err("the host is empty".into());
     }
     if host.contains('/') || host.contains(char::is_whitespace) {
-        return Err(format!("host {host:?} contains a '/' or a space"));
+        return Err(format!("host {} contains a '/' or a space", Excerpt::new(host)));
     }
     if host.contains(':') && !(host.starts_with('[') && host.ends_with(']')) {
-        return Err(format!("an IPv6 host must be written in brackets, e.g. [::1], got {host:?}"));
+        return Err(format!("an IPv6 host must be written in brackets, e.g. [::1], got {}", Excerpt::new(host)));
     }
-    let port = port.parse::<u16>().map_err(|_| format!("port {port:?} is not a number from 0 to 65535"))?;
+    let port =
+        port.parse::<u16>().map_err(|_| format!("port {} is not a number from 0 to 65535", Excerpt::new(port)))?;
     Ok((host.to_string(), port))
 }
 
@@ -116,26 +120,27 @@ fn serial(rest: &str) -> Result<(String, u32), String> {
         Some(query) => {
             let value = query
                 .strip_prefix("baud=")
-                .ok_or_else(|| format!("unknown option {query:?} (the only option is baud=N)"))?;
+                .ok_or_else(|| format!("unknown option {} (the only option is baud=N)", Excerpt::new(query)))?;
             value
                 .parse::<u32>()
                 .ok()
                 .filter(|&b| b > 0)
-                .ok_or_else(|| format!("baud rate {value:?} is not a positive number"))?
+                .ok_or_else(|| format!("baud rate {} is not a positive number", Excerpt::new(value)))?
         }
     };
     Ok((path.to_string(), baud))
 }
 
 fn usb(rest: &str) -> Result<(u16, u16), String> {
-    let (vid, pid) =
-        rest.split_once(':').ok_or_else(|| format!("expected VID:PID in hexadecimal after usb://, got {rest:?}"))?;
+    let (vid, pid) = rest
+        .split_once(':')
+        .ok_or_else(|| format!("expected VID:PID in hexadecimal after usb://, got {}", Excerpt::new(rest)))?;
     let hex = |what: &str, s: &str| {
         let digits = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")).unwrap_or(s);
-        if digits.is_empty() || digits.len() > 4 || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(format!("{what} {s:?} is not a 16-bit hexadecimal id (1 to 4 hex digits)"));
-        }
-        u16::from_str_radix(digits, 16).map_err(|e| format!("{what} {s:?}: {e}"))
+        let id = (!digits.is_empty() && digits.len() <= 4 && digits.chars().all(|c| c.is_ascii_hexdigit()))
+            .then(|| u16::from_str_radix(digits, 16).ok())
+            .flatten();
+        id.ok_or_else(|| format!("{what} {} is not a 16-bit hexadecimal id (1 to 4 hex digits)", Excerpt::new(s)))
     };
     Ok((hex("vendor id", vid)?, hex("product id", pid)?))
 }

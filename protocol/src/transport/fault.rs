@@ -1,5 +1,5 @@
-//! The fault-injecting wrapper behind [`Transport::with_faults`](super::Transport::with_faults): decisions are
-//! made synchronously with the link's seeded generator ([`SplitMix`]) when a datagram is sent, so a seed gives
+//! Fault injection as a wrapper around the sending half of any transport ([`Transport::with_faults`]): decisions
+//! are made synchronously with the link's seeded generator ([`SplitMix`]) when a datagram is sent, so a seed gives
 //! the same faults for the same sequence of datagrams; a task releases the surviving datagrams to the wrapped
 //! sender when their delay has passed, letting held-back ones be overtaken by a few later ones.
 
@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::datagram::{DatagramSender, Framing};
+use super::datagram::{DatagramSender, EncodedSender, Framing, Transport};
 use crate::link::fault::{Faults, SplitMix};
 
 /// A held-back datagram is released right after the next datagram that is not held back, or after this long
@@ -31,7 +31,38 @@ struct Delayed {
     bytes: Vec<u8>,
 }
 
-pub(crate) struct FaultySender {
+impl Transport {
+    /// Wraps this transport so that every datagram it sends suffers seeded faults: loss, corruption,
+    /// duplication, reordering and delay (see [`Faults`]; the same seed and send order give the same faults).
+    ///
+    /// * `drop`: the datagram is lost.
+    /// * `corrupt`: on a byte stream one bit of the frame is flipped (the stream framing's CRC must catch
+    ///   it); on UDP and in-process the datagram loses its last byte (a real UDP checksum would drop a
+    ///   corrupted datagram; a truncated one exercises the receiver's size check instead).
+    /// * `duplicate`: the datagram goes out twice.
+    /// * `reorder`: the datagram is held back until the next datagram has passed it (or at most 1 ms). Not
+    ///   further: HostARQ's 8-bit cumulative acknowledgements go wrong when one is overtaken by two others,
+    ///   each of which can advance the acknowledgement by a whole window.
+    /// * `latency_us`, `jitter_us`: each datagram is delayed by the latency plus a random part of the jitter,
+    ///   but never overtakes an earlier one (order-preserving delay).
+    /// * `spacing_us`: at least this much time between datagrams (a bandwidth limit).
+    ///
+    /// Only the sending direction of this end is affected: wrap both ends for faults both ways. Spawns a task,
+    /// so it must be called within a tokio runtime.
+    pub fn with_faults(self, faults: Faults, seed: u64) -> Transport {
+        self.wrap_sender(|inner| {
+            let framing = inner.framing();
+            DatagramSender::wrapped(Box::new(FaultySender::spawn(inner, faults, seed)), framing)
+        })
+    }
+}
+
+/// The wrapped sender stopped: it failed (the source), or its task ended with the runtime.
+#[derive(Debug, thiserror::Error)]
+#[error("the transport under the fault injector failed")]
+struct InnerFailed(#[source] Option<Arc<io::Error>>);
+
+struct FaultySender {
     faults: Faults,
     framing: Framing,
     rng: SplitMix,
@@ -40,11 +71,11 @@ pub(crate) struct FaultySender {
     free_at: Instant,
     /// Release time of the last datagram (delays never reorder).
     last_release: Instant,
-    failure: Arc<Mutex<Option<String>>>,
+    failure: Arc<Mutex<Option<Arc<io::Error>>>>,
 }
 
 impl FaultySender {
-    pub(crate) fn spawn(inner: DatagramSender, faults: Faults, seed: u64) -> FaultySender {
+    fn spawn(inner: DatagramSender, faults: Faults, seed: u64) -> FaultySender {
         let (queue, rx) = mpsc::unbounded_channel();
         let failure = Arc::new(Mutex::new(None));
         let framing = inner.framing();
@@ -52,9 +83,11 @@ impl FaultySender {
         let now = Instant::now();
         FaultySender { faults, framing, rng: SplitMix::new(seed), queue, free_at: now, last_release: now, failure }
     }
+}
 
+impl EncodedSender for FaultySender {
     /// Applies the faults to one encoded datagram and queues what survives.
-    pub(crate) fn send(&mut self, mut bytes: Vec<u8>) -> io::Result<()> {
+    fn send(&mut self, mut bytes: Vec<u8>) -> io::Result<()> {
         let f = self.faults;
         let now = Instant::now();
         let departure = now.max(self.free_at);
@@ -82,11 +115,8 @@ impl FaultySender {
             // A duplicate is never held back: it follows its original.
             let overtakers = if copy == 0 { overtakers } else { 0 };
             self.queue.send(Delayed { release, overtakers, bytes: bytes.clone() }).map_err(|_| {
-                let why = self.failure.lock().ok().and_then(|f| f.clone()).unwrap_or_else(|| "it stopped".into());
-                io::Error::new(
-                    io::ErrorKind::BrokenPipe,
-                    format!("the transport under the fault injector failed: {why}"),
-                )
+                let cause = self.failure.lock().ok().and_then(|f| f.clone());
+                io::Error::new(io::ErrorKind::BrokenPipe, InnerFailed(cause))
             })?;
         }
         Ok(())
@@ -103,7 +133,7 @@ struct Held {
 async fn release(
     mut inner: DatagramSender,
     mut rx: mpsc::UnboundedReceiver<Delayed>,
-    failure: Arc<Mutex<Option<String>>>,
+    failure: Arc<Mutex<Option<Arc<io::Error>>>>,
 ) {
     let mut pending: VecDeque<Delayed> = VecDeque::new();
     let mut held: Vec<Held> = Vec::new();
@@ -138,7 +168,7 @@ async fn release(
         if !out.is_empty() {
             if let Err(e) = inner.send_encoded(&out).await {
                 if let Ok(mut f) = failure.lock() {
-                    *f = Some(e.to_string());
+                    *f = Some(Arc::new(e));
                 }
                 return;
             }

@@ -67,7 +67,7 @@ impl LinkConfig {
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum LinkError {
     /// The ARQ gave up: a frame went unacknowledged too often (its message says which and how often).
-    #[error("{peer}: {source}")]
+    #[error("{peer}: the link gave up")]
     PeerDead {
         /// The peer.
         peer: String,
@@ -83,7 +83,7 @@ pub enum LinkError {
         silent: Duration,
     },
     /// The transport failed (connection closed, device gone, socket error).
-    #[error("{peer}: transport failed: {source}")]
+    #[error("{peer}: transport failed")]
     Io {
         /// The peer.
         peer: String,
@@ -107,6 +107,9 @@ pub struct LinkStats {
     pub datagrams_received: u64,
     /// Datagrams received damaged (wrong size, failed checksum) and skipped.
     pub datagrams_rejected: u64,
+    /// Datagrams received intact but dropped because [`INCOMING_DATAGRAMS`] were already waiting for the
+    /// link's driver (the peer resends them).
+    pub datagrams_dropped: u64,
     /// Payloads delivered in order.
     pub payloads_delivered: u64,
 }
@@ -118,6 +121,7 @@ struct Shared {
     received: AtomicU64,
     delivered: AtomicU64,
     rejected: Arc<AtomicU64>,
+    dropped: AtomicU64,
     /// Set when the driver stopped with everything it was given sent and acknowledged.
     all_acknowledged: AtomicBool,
 }
@@ -135,6 +139,11 @@ const QUEUED_FRAMES: usize = 256;
 const COMMANDS: usize = 16;
 /// Frames' worth of words per command.
 const FRAMES_PER_COMMAND: usize = 32;
+
+/// Received datagrams waiting for the link's driver at most; more are dropped (and resent by the peer's ARQ).
+/// A peer that keeps to the window has far fewer in flight; the bound keeps one that floods the link (while
+/// the driver waits for a slow write) from filling the memory.
+pub const INCOMING_DATAGRAMS: usize = 512;
 
 /// One end of a lossless, ordered link of 64-bit words (see the module documentation for how it works).
 ///
@@ -162,8 +171,8 @@ impl Link {
         let peer = transport.peer().to_string();
         let (sender, receiver) = transport.split();
         let shared = Arc::new(Shared { rejected: receiver.rejected_counter(), ..Shared::default() });
-        let (incoming_tx, incoming) = mpsc::unbounded_channel();
-        let reader = tokio::spawn(read(receiver, incoming_tx));
+        let (incoming_tx, incoming) = mpsc::channel(INCOMING_DATAGRAMS);
+        let reader = tokio::spawn(read(receiver, incoming_tx, shared.clone()));
         let (commands, command_rx) = mpsc::channel(COMMANDS);
         let (deliver, delivered) = mpsc::unbounded_channel();
         let arq = Arq::new(config.arq);
@@ -200,43 +209,31 @@ impl Link {
             datagrams_sent: self.shared.sent.load(Ordering::Relaxed),
             datagrams_received: self.shared.received.load(Ordering::Relaxed),
             datagrams_rejected: self.shared.rejected.load(Ordering::Relaxed),
+            datagrams_dropped: self.shared.dropped.load(Ordering::Relaxed),
             payloads_delivered: self.shared.delivered.load(Ordering::Relaxed),
         }
     }
 
     /// The error that stopped the link, if it has stopped.
     pub fn error(&self) -> Option<LinkError> {
-        self.shared.error.lock().ok().and_then(|e| e.clone())
+        self.shared.error()
     }
 
-    fn failure(&self) -> LinkError {
-        self.error().unwrap_or_else(|| LinkError::Closed { peer: self.peer.clone() })
+    /// The sending and the receiving half, to use both at once: e.g. to keep taking the peer's words while a
+    /// long send waits for acknowledgements.
+    pub fn halves(&mut self) -> (LinkSender<'_>, LinkReceiver<'_>) {
+        let Link { commands, delivered, shared, peer, chunk_words, .. } = self;
+        (LinkSender { commands, shared, peer, chunk_words: *chunk_words }, LinkReceiver { delivered, shared, peer })
     }
 
-    /// Queues words for the peer. Returns once the driver has taken them (waiting while its queue is full);
-    /// they are then sent as the window allows, in frames of at most `max_payload_words` (180) words. Use
-    /// [`Link::flush`] to wait until the peer has acknowledged them.
-    ///
-    /// Cancel-safe in the sense that a cancelled call has queued a prefix of `words` in whole chunks.
+    /// Queues words for the peer (see [`LinkSender::send`]).
     pub async fn send(&mut self, words: &[u64]) -> Result<(), LinkError> {
-        for chunk in words.chunks(self.chunk_words) {
-            if self.commands.send(Command::Send(chunk.to_vec())).await.is_err() {
-                return Err(self.failure());
-            }
-        }
-        Ok(())
+        self.halves().0.send(words).await
     }
 
-    /// The next payload from the peer, in order. Payloads are the peer's frames: the peer's sends arrive
-    /// split at frame boundaries (at most 180 words each), but concatenated in order they give exactly the
-    /// words sent, each once. Payloads that arrived before the link failed are still returned first.
-    ///
-    /// Cancel-safe (usable in `select!` and with `tokio::time::timeout`).
+    /// The next payload from the peer, in order (see [`LinkReceiver::recv`]). Cancel-safe.
     pub async fn recv(&mut self) -> Result<Vec<u64>, LinkError> {
-        match self.delivered.recv().await {
-            Some(words) => Ok(words),
-            None => Err(self.failure()),
-        }
+        self.halves().1.recv().await
     }
 
     /// A payload if one has arrived, without waiting.
@@ -246,11 +243,7 @@ impl Link {
 
     /// Waits until everything sent so far has been acknowledged by the peer.
     pub async fn flush(&mut self) -> Result<(), LinkError> {
-        let (tx, rx) = oneshot::channel();
-        if self.commands.send(Command::Flush(tx)).await.is_err() {
-            return Err(self.failure());
-        }
-        rx.await.map_err(|_| self.failure())
+        self.halves().0.flush().await
     }
 
     /// Waits until everything sent has been acknowledged, then stops the link's tasks and releases the
@@ -268,13 +261,90 @@ impl Link {
     }
 }
 
-/// Forwards received datagrams to the driver until the medium fails or the driver is gone.
-async fn read(mut receiver: DatagramReceiver, to_driver: mpsc::UnboundedSender<io::Result<Datagram>>) {
+impl Shared {
+    fn error(&self) -> Option<LinkError> {
+        self.error.lock().ok().and_then(|e| e.clone())
+    }
+
+    fn failure(&self, peer: &str) -> LinkError {
+        self.error().unwrap_or_else(|| LinkError::Closed { peer: peer.to_string() })
+    }
+}
+
+/// The sending half of a [`Link`] ([`Link::halves`]).
+#[derive(Debug)]
+pub struct LinkSender<'a> {
+    commands: &'a mpsc::Sender<Command>,
+    shared: &'a Shared,
+    peer: &'a str,
+    chunk_words: usize,
+}
+
+impl LinkSender<'_> {
+    /// Queues words for the peer. Returns once the driver has taken them (waiting while its queue is full);
+    /// they are then sent as the window allows, in frames of at most `max_payload_words` (180) words. Use
+    /// [`LinkSender::flush`] to wait until the peer has acknowledged them.
+    ///
+    /// Cancel-safe in the sense that a cancelled call has queued a prefix of `words` in whole chunks.
+    pub async fn send(&self, words: &[u64]) -> Result<(), LinkError> {
+        for chunk in words.chunks(self.chunk_words) {
+            if self.commands.send(Command::Send(chunk.to_vec())).await.is_err() {
+                return Err(self.shared.failure(self.peer));
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits until everything sent so far has been acknowledged by the peer.
+    pub async fn flush(&self) -> Result<(), LinkError> {
+        let (tx, rx) = oneshot::channel();
+        if self.commands.send(Command::Flush(tx)).await.is_err() {
+            return Err(self.shared.failure(self.peer));
+        }
+        rx.await.map_err(|_| self.shared.failure(self.peer))
+    }
+}
+
+/// The receiving half of a [`Link`] ([`Link::halves`]).
+#[derive(Debug)]
+pub struct LinkReceiver<'a> {
+    delivered: &'a mut mpsc::UnboundedReceiver<Vec<u64>>,
+    shared: &'a Shared,
+    peer: &'a str,
+}
+
+impl LinkReceiver<'_> {
+    /// The next payload from the peer, in order. Payloads are the peer's frames: the peer's sends arrive
+    /// split at frame boundaries (at most 180 words each), but concatenated in order they give exactly the
+    /// words sent, each once. Payloads that arrived before the link failed are still returned first.
+    ///
+    /// Cancel-safe (usable in `select!` and with `tokio::time::timeout`).
+    pub async fn recv(&mut self) -> Result<Vec<u64>, LinkError> {
+        match self.delivered.recv().await {
+            Some(words) => Ok(words),
+            None => Err(self.shared.failure(self.peer)),
+        }
+    }
+}
+
+/// Forwards received datagrams to the driver until the medium fails or the driver is gone. Never waits for
+/// the driver: while its queue is full, datagrams are dropped (the medium must be drained, see the module
+/// documentation).
+async fn read(mut receiver: DatagramReceiver, to_driver: mpsc::Sender<io::Result<Datagram>>, shared: Arc<Shared>) {
     loop {
-        let received = receiver.recv().await;
-        let failed = received.is_err();
-        if to_driver.send(received).is_err() || failed {
-            return;
+        match receiver.recv().await {
+            Ok(datagram) => match to_driver.try_send(Ok(datagram)) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    shared.dropped.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => return,
+            },
+            Err(e) => {
+                // The failure itself must arrive: wait for room.
+                let _ = to_driver.send(Err(e)).await;
+                return;
+            }
         }
     }
 }
@@ -292,7 +362,7 @@ struct Driver {
     config: LinkConfig,
     peer: String,
     sender: DatagramSender,
-    incoming: mpsc::UnboundedReceiver<io::Result<Datagram>>,
+    incoming: mpsc::Receiver<io::Result<Datagram>>,
     commands: mpsc::Receiver<Command>,
     commands_closed: bool,
     deliver: mpsc::UnboundedSender<Vec<u64>>,

@@ -29,15 +29,21 @@
 //! # }
 //! ```
 
+// Module dependencies point one way: `datagram` (the transport type) <- `fault` (a wrapper around any
+// transport's sender), `usb`, `open` (opening endpoints) <- `link` <- `connection`.
 mod connection;
 mod datagram;
 mod endpoint;
+mod error;
 mod fault;
 mod link;
+mod open;
 mod usb;
 
 pub use connection::{BlockingConnection, Connection, ConnectionError, DEFAULT_RUN_TIMEOUT};
-pub use datagram::{DatagramReceiver, DatagramSender, Framing, Listener, Transport, TransportError, UDP_BUFFER_BYTES};
+pub use datagram::{DatagramReceiver, DatagramSender, Framing, Transport, UDP_BUFFER_BYTES};
 pub use endpoint::{DEFAULT_BAUD, Endpoint, EndpointError};
-pub use link::{Link, LinkConfig, LinkError, LinkStats};
-pub use usb::{USB_IN_ENDPOINT, USB_INTERFACE, USB_OUT_ENDPOINT};
+pub use error::TransportError;
+pub use link::{INCOMING_DATAGRAMS, Link, LinkConfig, LinkError, LinkReceiver, LinkSender, LinkStats};
+pub use open::Listener;
+pub use usb::{USB_IN_ENDPOINT, USB_INTERFACE, USB_OUT_ENDPOINT, UsbError};
