@@ -6,7 +6,7 @@ use bss2_protocol::error::DecodeError;
 use bss2_protocol::from_fpga::{FromFpga, MadcSample, Pack, SpikeEvent};
 use bss2_protocol::label::SpikeLabel;
 use bss2_protocol::program::{CYCLES_PER_US, TIME_MASK};
-use bss2_protocol::stream::{FromFpgaEncoder, Item, encode_from_fpga, validate_to_fpga};
+use bss2_protocol::stream::{FromFpgaEncoder, Item, encode_from_fpga};
 use bss2_protocol::to_fpga::{Loopback, ToFpga};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -50,6 +50,16 @@ impl ExecError {
             ExecError::Stopped { instruction, .. } => Some(stopped_answer(instruction)),
         }
     }
+}
+
+/// Checks that every word is a to-FPGA instruction or filler (before anything of a program runs).
+fn validate(words: &[u64]) -> Result<(), DecodeError> {
+    for (i, &w) in words.iter().enumerate() {
+        if w >> 63 == 0 {
+            ToFpga::decode(w).map_err(|e| DecodeError::at(i, e))?;
+        }
+    }
+    Ok(())
 }
 
 /// A timeout notification for instruction `instruction`, then the halt.
@@ -208,7 +218,7 @@ impl Emulator {
     /// A malformed program is not executed at all; one that exceeds the [`Limits`] is stopped where it does
     /// ([`ExecError::Stopped`]; [`ExecError::answer`] is what the FPGA sends then).
     pub fn execute(&mut self, words: &[u64]) -> Result<Vec<u64>, ExecError> {
-        validate_to_fpga(words)?;
+        validate(words)?;
         self.start_run();
         let mut out = ResponseWriter::default();
         let mut pending_write: Option<(u32, u8)> = None;

@@ -35,24 +35,18 @@ pub fn encode_to_fpga(items: &[Item<ToFpga>]) -> Vec<u64> {
         .collect()
 }
 
-/// One to-FPGA word as an item.
-fn to_fpga_item(w: u64) -> Result<Item<ToFpga>, MessageError> {
-    if w >> 63 == 1 { Ok(Item::Filler(w)) } else { ToFpga::decode(w).map(Item::Message) }
-}
-
 /// Decodes a to-FPGA stream.
 pub fn decode_to_fpga(words: &[u64]) -> Result<Vec<Item<ToFpga>>, DecodeError> {
+    // The one loop that decodes instructions in this crate: with a single caller `ToFpga::decode` is inlined.
     let mut items = Vec::with_capacity(words.len());
-    ToFpgaDecoder::new().push_into(words, &mut items)?;
-    Ok(items)
-}
-
-/// Checks that every word is a to-FPGA instruction or filler, without keeping the items.
-pub fn validate_to_fpga(words: &[u64]) -> Result<(), DecodeError> {
     for (i, &w) in words.iter().enumerate() {
-        to_fpga_item(w).map_err(|e| DecodeError::at(i, e))?;
+        items.push(if w >> 63 == 1 {
+            Item::Filler(w)
+        } else {
+            Item::Message(ToFpga::decode(w).map_err(|e| DecodeError::at(i, e))?)
+        });
     }
-    Ok(())
+    Ok(items)
 }
 
 /// Decodes to-FPGA words as they arrive (every word is one item; the decoder counts words for error messages).
@@ -70,10 +64,9 @@ impl ToFpgaDecoder {
 
     /// Feeds words and appends their items to `out`; an error names the word's index in the whole stream.
     pub fn push_into(&mut self, words: &[u64], out: &mut Vec<Item<ToFpga>>) -> Result<(), DecodeError> {
-        for &w in words {
-            out.push(to_fpga_item(w).map_err(|e| DecodeError::at(self.next_word, e))?);
-            self.next_word += 1;
-        }
+        let items = decode_to_fpga(words).map_err(|e| DecodeError { word: self.next_word + e.word, ..e })?;
+        out.extend(items);
+        self.next_word += words.len();
         Ok(())
     }
 }

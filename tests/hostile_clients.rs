@@ -35,7 +35,7 @@ struct Server {
 impl Server {
     fn start(listen: &str) -> Server {
         let log = tempfile::NamedTempFile::new().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_bss2"))
+        let mut child = Command::new(env!("CARGO_BIN_EXE_bss2-e2e"))
             .args(["-q", "emulator", "serve", "--listen", listen])
             .stdout(Stdio::piped())
             .stderr(log.reopen().unwrap())
