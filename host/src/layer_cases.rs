@@ -8,7 +8,7 @@
 use serde_json::{Value, json};
 
 use crate::model::{Arrival, Matrix, ModelError, NeuronParams, TauRatio, layer_backward, layer_forward};
-use crate::text::shortened;
+use crate::text::Excerpt;
 
 /// A problem with a layer-cases document, naming the case and key.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -37,7 +37,7 @@ fn err(location: impl Into<String>, message: impl Into<String>) -> CaseError {
 }
 
 fn number(v: &Value, at: &str) -> Result<f64, CaseError> {
-    v.as_f64().ok_or_else(|| err(at, format!("expected a number, found {}", shortened(&v.to_string()))))
+    v.as_f64().ok_or_else(|| err(at, format!("expected a number, found {}", Excerpt::new(&v.to_string()))))
 }
 
 fn time(v: &Value, at: &str) -> Result<f64, CaseError> {

@@ -16,7 +16,7 @@ use std::str::FromStr;
 
 use bss2_protocol::transport::{Endpoint, EndpointError};
 
-use crate::text::quoted;
+use crate::text::Excerpt;
 
 /// The forms [`Substrate`] accepts, for error messages.
 pub const FORMS: &str = "sim, emulator, emulator:ideal, emulator:PROFILE.yaml, tcp://HOST:PORT, udp://HOST:PORT, \
@@ -78,13 +78,13 @@ impl BuiltinProfile {
 #[derive(Debug, thiserror::Error)]
 pub enum SubstrateError {
     /// Not one of the forms.
-    #[error("unknown substrate {} (expected {FORMS})", quoted(text))]
+    #[error("unknown substrate {} (expected {FORMS})", Excerpt::new(text))]
     Unknown {
         /// The text.
         text: String,
     },
     /// An endpoint that does not parse.
-    #[error("substrate {}", quoted(text))]
+    #[error("substrate {}", Excerpt::new(text))]
     Endpoint {
         /// The text.
         text: String,
@@ -95,7 +95,7 @@ pub enum SubstrateError {
     /// `emulator:` without a profile.
     #[error(
         "substrate {}: no profile after \"emulator:\" (expected emulator:ideal or emulator:PROFILE.yaml)",
-        quoted(text)
+        Excerpt::new(text)
     )]
     NoProfile {
         /// The text.

@@ -11,6 +11,7 @@ use crate::chip::config::Scales;
 use crate::chip::targets::{config_targets, reference_params, uniform_targets};
 use crate::config::Config;
 use crate::substrate::Substrate;
+use crate::text::Excerpt;
 use anyhow::{Context, bail};
 use bss2_calibration::calibrate::Targets;
 use bss2_calibration::file::CalibrationFile;
@@ -53,15 +54,6 @@ pub struct Cmd {
 const BOTH_INPUTS: [(&str, [Parameter; 2]); 2] =
     [("tau_syn", [Parameter::TauSynExc, Parameter::TauSynInh]), ("gain", [Parameter::GainExc, Parameter::GainInh])];
 
-/// User input quoted in a message, cut to a readable length.
-fn quoted(text: &str) -> String {
-    const LIMIT: usize = 40;
-    match text.char_indices().nth(LIMIT) {
-        Some((end, _)) => format!("{:?}...", &text[..end]),
-        None => format!("{text:?}"),
-    }
-}
-
 /// The parameters a `--target` key sets: one parameter by its name, or both inputs' (`tau_syn`, `gain`).
 fn parameters_of(key: &str) -> Option<Vec<Parameter>> {
     match BOTH_INPUTS.iter().find(|(name, _)| *name == key) {
@@ -74,20 +66,21 @@ fn parameters_of(key: &str) -> Option<Vec<Parameter>> {
 fn apply_targets(text: &str, t: &mut Targets) -> anyhow::Result<()> {
     for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
         let (key, value) =
-            entry.split_once('=').with_context(|| format!("--target {}: expected key=value", quoted(entry)))?;
+            entry.split_once('=').with_context(|| format!("--target {}: expected key=value", Excerpt::new(entry)))?;
         let key = key.trim();
         let Some(parameters) = parameters_of(key) else {
             let known: Vec<&str> = Parameter::ALL.iter().map(|p| p.name()).chain(BOTH_INPUTS.map(|b| b.0)).collect();
             bail!(
                 "--target: unknown key {} (known: {}; tau_syn and gain set both inputs)",
-                quoted(key),
+                Excerpt::new(key),
                 known.join(", ")
             );
         };
         let unit = parameters[0].unit();
         let number = value.trim().strip_suffix(unit).unwrap_or(value.trim());
-        let x: f64 = number.parse().with_context(|| format!("--target {key}: {} is not a number", quoted(value)))?;
-        anyhow::ensure!(x.is_finite() && x > 0.0, "--target {key}: {} must be positive", quoted(value));
+        let x: f64 =
+            number.parse().with_context(|| format!("--target {key}: {} is not a number", Excerpt::new(value)))?;
+        anyhow::ensure!(x.is_finite() && x > 0.0, "--target {key}: {} must be positive", Excerpt::new(value));
         for p in parameters {
             t[p] = vec![x; CIRCUITS];
         }

@@ -3,7 +3,7 @@
 use super::ConfigError;
 use super::reader::Section;
 use crate::data::{DataError, DatasetSpec, PatternClass, Split, yin_yang};
-use crate::text::quoted;
+use crate::text::Excerpt;
 
 /// A data-set error as a config error at the key it is about.
 fn data_error(s: &Section, e: &DataError) -> ConfigError {
@@ -46,7 +46,9 @@ fn parse_class(path: String, value: &yaml_serde::Value) -> Result<PatternClass, 
             n_samples,
         },
         other => {
-            return Err(c.error("name", format!("unknown pattern class {} (expected pattern or noise)", quoted(other))));
+            return Err(
+                c.error("name", format!("unknown pattern class {} (expected pattern or noise)", Excerpt::new(other)))
+            );
         }
     };
     c.deny_unknown(&["name", "type", "pattern", "std_dev", "std", "mean", "low_bound", "high_bound", "n_samples"])?;
@@ -109,7 +111,7 @@ impl DatasetConfig {
                     "name",
                     format!(
                         "unknown data set {} (known: yin_yang, xor, bars, pattern, single_in_single_out)",
-                        quoted(other)
+                        Excerpt::new(other)
                     ),
                 ));
             }

@@ -3,7 +3,7 @@
 use super::ConfigError;
 use super::neuron::{NeuronSettings, PartialNeuronParams};
 use super::reader::Section;
-use crate::text::quoted;
+use crate::text::Excerpt;
 
 /// Where a delay layer puts its delays (spec §5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -178,9 +178,10 @@ fn parse_delay(s: &Section, kind: DelayKind) -> Result<DelayConfig, ConfigError>
             Positivity::Shift
         }
         other => {
-            return Err(
-                pos.error("name", format!("unknown positivity {} (expected sigmoid, clip or shift)", quoted(other)))
-            );
+            return Err(pos.error(
+                "name",
+                format!("unknown positivity {} (expected sigmoid, clip or shift)", Excerpt::new(other)),
+            ));
         }
     };
     let config = DelayConfig {
@@ -298,7 +299,7 @@ impl Layout {
                     return Err(layer.error(
                         "name",
                         format!(
-                            "unknown layer {} (known: BroadcastLayer, DelayAxonal, DelaySynaptic, DelayDendritic, NeuronLayer, Biases, Multiplex)", quoted(other)),
+                            "unknown layer {} (known: BroadcastLayer, DelayAxonal, DelaySynaptic, DelayDendritic, NeuronLayer, Biases, Multiplex)", Excerpt::new(other)),
                     ));
                 }
             };

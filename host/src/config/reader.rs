@@ -1,7 +1,8 @@
 //! A path-tracking reader over a parsed YAML document: every error names the key it is about, and every key a
 //! section does not know is reported instead of silently ignored.
 
-use crate::text::{quoted, shortened};
+use crate::text::Excerpt;
+use bss2_protocol::error::EXCERPT_CHARS;
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 
@@ -42,7 +43,8 @@ impl<'a> Section<'a> {
     /// The path of a key in this section.
     pub fn key_path(&self, key: &str) -> String {
         // A key is user input too: a huge one is cut.
-        let key = shortened(key);
+        let key =
+            if key.chars().nth(EXCERPT_CHARS).is_some() { Excerpt::new(key).to_string() } else { key.to_string() };
         if self.path.is_empty() { key } else { format!("{}.{key}", self.path) }
     }
 
@@ -323,7 +325,7 @@ fn integer(v: &Value) -> Option<u64> {
 /// A short description of a YAML value for error messages.
 pub fn describe(v: &Value) -> String {
     match v {
-        Value::String(s) => format!("the string {}", quoted(s)),
+        Value::String(s) => format!("the string {}", Excerpt::new(s)),
         Value::Bool(b) => format!("{b}"),
         Value::Number(n) => format!("{} {n}", type_name(v)),
         other => type_name(other).to_string(),

@@ -3,7 +3,7 @@
 use super::ConfigError;
 use super::reader::Section;
 use crate::substrate::Substrate;
-use crate::text::quoted;
+use crate::text::Excerpt;
 
 /// Optimiser (one parameter group per layer).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -226,7 +226,7 @@ fn parse_scheduler(s: &Section) -> Result<Option<SchedulerConfig>, ConfigError> 
         other => {
             return Err(sch.error(
                 "type",
-                format!("unknown scheduler {} (expected StepLR, MultiStepLR or ExponentialLR)", quoted(other)),
+                format!("unknown scheduler {} (expected StepLR, MultiStepLR or ExponentialLR)", Excerpt::new(other)),
             ));
         }
     };
@@ -249,8 +249,10 @@ fn parse_loss(s: &Section) -> Result<LossConfig, ConfigError> {
         "MSE" => LossKind::Mse { t_correct: loss.f64("t_correct")?, t_wrong: loss.f64("t_wrong")? },
         "shift_invariant_MSE" => LossKind::ShiftInvariantMse { delta_t: loss.f64("delta_t")? },
         other => {
-            return Err(loss
-                .error("type", format!("unknown loss {} (expected TTFS, MSE or shift_invariant_MSE)", quoted(other))));
+            return Err(loss.error(
+                "type",
+                format!("unknown loss {} (expected TTFS, MSE or shift_invariant_MSE)", Excerpt::new(other)),
+            ));
         }
     };
     let mut regularisers = Vec::new();
@@ -271,7 +273,7 @@ fn parse_loss(s: &Section) -> Result<LossConfig, ConfigError> {
             other => {
                 return Err(r.error(
                     "type",
-                    format!("unknown regulariser {} (expected early_output or l2_delay)", quoted(other)),
+                    format!("unknown regulariser {} (expected early_output or l2_delay)", Excerpt::new(other)),
                 ));
             }
         });
@@ -304,7 +306,9 @@ impl TrainingConfig {
                     .ok_or_else(|| s.error("momentum", "missing (required for sgd)"))?,
             },
             other => {
-                return Err(s.error("optimizer", format!("unknown optimizer {} (expected adam or sgd)", quoted(other))));
+                return Err(
+                    s.error("optimizer", format!("unknown optimizer {} (expected adam or sgd)", Excerpt::new(other)))
+                );
             }
         };
         let _ = s.raw("momentum");
