@@ -1114,7 +1114,7 @@ fn expect_rejected(variants: &[(&[Edit], &str)]) {
     let mut wrong = Vec::new();
     for (edits, path) in variants {
         match parse_edited(edits) {
-            Err(ConfigError::Invalid { path: p, .. }) if p == *path => {}
+            Err(e) if e.key() == Some(*path) => {}
             Ok(_) => wrong.push(format!("{edits:?}: accepted, expected an error at {path}")),
             Err(e) => wrong.push(format!("{edits:?}: expected an error at {path}, got {e:?}")),
         }

@@ -22,7 +22,7 @@ use bss2_firmware_sim::serve::ServerFaults;
 #[derive(Debug, clap::Args)]
 pub struct Cmd {
     /// The chip: emulator, emulator:ideal, emulator:PROFILE.yaml, tcp://HOST:PORT, udp://HOST:PORT, serial://PATH.
-    #[arg(long, default_value = "emulator")]
+    #[arg(long, default_value = "emulator", value_parser = super::parse_substrate)]
     substrate: Substrate,
     /// Seed of the embedded emulator.
     #[arg(long, default_value_t = 1)]

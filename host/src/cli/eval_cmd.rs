@@ -21,7 +21,7 @@ pub struct Cmd {
     epoch: Option<usize>,
     /// Run the network on a chip too (emulator, emulator:ideal, tcp://HOST:PORT, ...; default: for a run
     /// trained on a chip, that chip with the config's chip seed and the run's calibration.json).
-    #[arg(long)]
+    #[arg(long, value_parser = super::parse_substrate)]
     substrate: Option<Substrate>,
     /// On a chip: record the membrane of this logical neuron (numbered layer by layer from 0) with the MADC for
     /// the first test samples.

@@ -36,7 +36,7 @@ pub struct Cmd {
     /// Where the forward pass runs: sim, emulator (embedded, default chip profile), emulator:ideal,
     /// emulator:PROFILE.yaml, tcp://HOST:PORT, udp://HOST:PORT, serial://PATH[?baud=N] or usb://VID:PID
     /// (default: where the run was trained).
-    #[arg(long)]
+    #[arg(long, value_parser = super::parse_substrate)]
     substrate: Option<Substrate>,
     #[command(flatten)]
     chip: ChipArgs,

@@ -108,6 +108,11 @@ fn hx_endpoint(substrate: &Substrate) -> anyhow::Result<Option<Endpoint>> {
     }
 }
 
+/// `--substrate`: parsed by the library's grammar; clap shows only this message, so it holds the causes too.
+fn parse_substrate(text: &str) -> Result<Substrate, String> {
+    text.parse().map_err(|e: crate::substrate::SubstrateError| crate::text::chain(&e))
+}
+
 /// `YYYY-mm-dd_HH-MM-SS` in UTC, for default results folders.
 fn timestamp() -> String {
     jiff::Timestamp::now().strftime("%Y-%m-%d_%H-%M-%S").to_string()

@@ -33,7 +33,7 @@ pub struct RunChipArgs {
     /// Replaces the config's training_params.substrate: sim, emulator (embedded, default chip profile),
     /// emulator:ideal, emulator:PROFILE.yaml, tcp://HOST:PORT, udp://HOST:PORT, serial://PATH or usb://VID:PID.
     /// The config's `hx` means the endpoint in BSS2_ENDPOINT.
-    #[arg(long)]
+    #[arg(long, value_parser = super::parse_substrate)]
     pub substrate: Option<Substrate>,
     /// Replaces the config's training_params.chip_seed (the embedded emulator's fixed pattern and noise).
     #[arg(long)]

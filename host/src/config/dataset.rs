@@ -6,14 +6,14 @@ use crate::data::{DataError, DatasetSpec, PatternClass, Split, yin_yang};
 use crate::text::Excerpt;
 
 /// A data-set error as a config error at the key it is about.
-fn data_error(s: &Section, e: &DataError) -> ConfigError {
-    let key = match e {
+fn data_error(s: &Section, source: DataError) -> ConfigError {
+    let key = match &source {
         DataError::InvalidParameter { name, .. } => (*name).to_string(),
         DataError::InvalidClass { class, name, .. } => format!("classes[{class}].{name}"),
         DataError::PatternLength { class, .. } => format!("classes[{class}].pattern"),
         _ => "name".to_string(),
     };
-    ConfigError::at(&s.key_path(&key), e.to_string())
+    ConfigError::Data { path: s.key_path(&key), source }
 }
 
 /// The checked `dataset_params`.
@@ -121,7 +121,7 @@ impl DatasetConfig {
         s.deny_unknown(&known)?;
         // The data sets check their own parameters; building the (smallest) test split finds any problem now,
         // before any work, and names the key.
-        spec.build(Split::Test, 0).map_err(|e| data_error(s, &e))?;
+        spec.build(Split::Test, 0).map_err(|e| data_error(s, e))?;
         Ok(DatasetConfig { spec })
     }
 

@@ -35,6 +35,24 @@ pub enum ConfigError {
         /// What is wrong.
         message: String,
     },
+    /// A data set's parameter, checked by the data set itself.
+    #[error("{path}")]
+    Data {
+        /// Dotted path of the key.
+        path: String,
+        /// What the data set says.
+        #[source]
+        source: crate::data::DataError,
+    },
+    /// The substrate is not understood.
+    #[error("{path}")]
+    Substrate {
+        /// Dotted path of the key.
+        path: String,
+        /// What is wrong with it.
+        #[source]
+        source: crate::substrate::SubstrateError,
+    },
     /// The file could not be read.
     #[error("{}: cannot read config", path.display())]
     Read {
@@ -56,6 +74,16 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
+    /// The dotted key path the error is about (None for errors of the whole file).
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            ConfigError::Invalid { path, .. }
+            | ConfigError::Data { path, .. }
+            | ConfigError::Substrate { path, .. } => Some(path),
+            ConfigError::Read { .. } | ConfigError::Syntax { .. } => None,
+        }
+    }
+
     /// An error about the key at `path`.
     pub fn at(path: &str, message: impl Into<String>) -> Self {
         ConfigError::Invalid {

@@ -238,7 +238,7 @@ fn parse_scheduler(s: &Section) -> Result<Option<SchedulerConfig>, ConfigError> 
 fn parse_substrate(s: &Section) -> Result<Substrate, ConfigError> {
     match s.opt_str("substrate")? {
         None => Ok(Substrate::Simulation),
-        Some(text) => text.parse().map_err(|e| s.error("substrate", crate::text::chain(&e))),
+        Some(text) => text.parse().map_err(|source| ConfigError::Substrate { path: s.key_path("substrate"), source }),
     }
 }
 
