@@ -257,14 +257,11 @@ fn a_stalled_program_times_out() {
     let mut connection = BlockingConnection::with_link(|| Link::new(server.connect())).unwrap();
     let timeout = Duration::from_secs(1);
     connection.set_timeout(timeout);
-    let start = Instant::now();
     let e = connection.run(&program(0)).unwrap_err();
     // The client gave up after its timeout with nothing received, and the server never ran the program.
     assert!(matches!(e, ConnectionError::Timeout { words: 0, timeout: t, .. } if t == timeout), "{e}");
     assert_eq!(emulator.lock().unwrap().runs(), 0);
     assert_eq!(connection.connection().link().stats().payloads_delivered, 0);
-    // Only a generous outer bound on the time: a few times the configured timeout.
-    assert!(start.elapsed() < 10 * timeout, "{:?}", start.elapsed());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
