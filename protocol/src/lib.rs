@@ -8,6 +8,7 @@
 
 pub mod containers;
 pub mod coords;
+pub mod delay_pair;
 pub mod error;
 pub mod from_fpga;
 #[doc(hidden)]
