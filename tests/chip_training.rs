@@ -210,14 +210,18 @@ fn a_network_trained_in_simulation_is_fine_tuned_on_the_chip() {
     let saved = std::fs::read_to_string(dir.join("config.yaml")).unwrap();
     assert!(saved.contains("substrate: emulator") && saved.contains("chip_seed: 2"), "{saved}");
 
-    // A network with synaptic delays cannot go to this chip: a clear error before any calibration or training.
+    // A network with synaptic delays cannot go to this chip (its delay pairs delay spikes, not synapses): a clear error before any calibration or training.
     let delays = tmp.path().join("delays");
     let h5 = concat!(env!("CARGO_MANIFEST_DIR"), "/../configs/yin_yang_H5_WS.yaml");
     succeeded(&bss2().args(["train", h5, "--epochs", "1", "--output"]).arg(&delays).output().unwrap());
     let out = bss2().arg("continue").arg(&delays).args(["--substrate", "emulator", "--epochs", "2"]).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("delays cannot run on the chip") && !stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stderr.contains("DelaySynaptic): a delay per synapse has no delay element on the chip")
+            && !stderr.contains("panicked"),
+        "{stderr}"
+    );
     // ... and the run keeps its simulation settings.
     let saved = std::fs::read_to_string(delays.join("config.yaml")).unwrap();
     assert!(saved.contains("substrate: sim"), "{saved}");

@@ -90,7 +90,7 @@ impl ForwardPass for ChipBackend {
     fn train(&mut self, network: &Network, inputs: &Matrix, _noise: &mut Rng) -> Result<TrainingPass, ChipError> {
         let measured = self.forward(network, inputs)?;
         let held = as_held(network, self.scales().scale_weights);
-        let record = held.forward_measured(inputs, &measured.layers);
+        let record = held.forward_measured_with_delays(inputs, &measured.layers, &measured.delays);
         Ok(TrainingPass { record, held: Some(held), non_finite: NonFinite::Zero })
     }
 

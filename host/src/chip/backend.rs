@@ -13,9 +13,11 @@ use bss2_protocol::transport::BlockingConnection;
 use super::config::{
     CircuitValues, SYNAPSE_DAC_BIAS, Scales, choose_dac, nominal_values, static_writes, synapse_quad_words,
 };
+use super::delays::{PairSettings, pair_counts};
 use super::layout::{self, LOGICAL_NEURONS};
-use super::mapping::{ChipMapping, External, SynapseImage, quantise};
+use super::mapping::{ChipMapping, External, PairOutput, SynapseImage, quantise};
 use super::{Chip, ChipError};
+use crate::config::DelayKind;
 use crate::model::Matrix;
 use crate::network::{Layer, Network};
 use crate::text::chain;
@@ -35,6 +37,8 @@ pub struct ChipSettings {
     pub timeout: Duration,
     /// A calibration of this chip (its file, for messages): CapMem values instead of the nominal ones.
     pub calibration: Option<(PathBuf, CalibrationFile)>,
+    /// The delay pairs: which work, their CapMem values and delay maps (nominal: all, with the reference's map).
+    pub pairs: PairSettings,
 }
 
 impl Default for ChipSettings {
@@ -46,6 +50,7 @@ impl Default for ChipSettings {
             retries: 5,
             timeout: Duration::from_secs(10),
             calibration: None,
+            pairs: PairSettings::nominal(),
         }
     }
 }
@@ -158,11 +163,15 @@ impl InputSpike {
     }
 }
 
-/// The first spike of every on-chip neuron of every sample, per NeuronLayer.
+/// The first spike of every on-chip neuron of every sample, per NeuronLayer, and of every delay pair.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ChipForward {
-    /// `[batch, size]` per NeuronLayer in chain order, model units after the sample start, +inf = silent.
+    /// `[batch, size]` per NeuronLayer in chain order, model units after the sample start, +inf = silent. A layer
+    /// whose outputs leave through delay pairs (a dendritic delay before it) shows the pairs' delayed spikes.
     pub layers: Vec<Matrix>,
+    /// Per mapped delay layer in chain order: for an axonal one the delayed times `[batch, columns]` its pairs
+    /// measured (+inf = the delayed spike never came), None for a dendritic one (see `layers`).
+    pub delays: Vec<Option<Matrix>>,
 }
 
 /// A chip with a network mapped onto it.
@@ -181,15 +190,21 @@ pub struct ChipBackend {
     written_quads: Option<Vec<(u32, u32)>>,
     label_table: Vec<Option<u16>>,
     layer_of_neuron: Vec<Option<(usize, usize)>>,
+    /// Per logical position: the mapped pair there (index into the mapping's pairs).
+    pair_at: Vec<Option<usize>>,
+    /// The refractory counts last written to the mapped pairs.
+    written_counts: Option<Vec<u8>>,
     stats: ChipStats,
     clip_warned: bool,
+    /// Clipped delays last reported.
+    delays_clipped: usize,
 }
 
 impl ChipBackend {
     /// Maps a network onto a chip; CapMem values from the calibration in `settings`, else from the chip's
     /// nominal curves.
     pub fn new(network: &Network, chip: Chip, settings: ChipSettings) -> Result<ChipBackend, ChipError> {
-        let mapping = ChipMapping::new(network)?;
+        let mapping = ChipMapping::with_pairs(network, &settings.pairs.usable())?;
         let (values, dac) = match &settings.calibration {
             Some((path, file)) => {
                 file.check_chip(path, &chip.identity())?;
@@ -200,10 +215,14 @@ impl ChipBackend {
             None => nominal_circuit_values(&mapping, &chip, settings.scales),
         };
         let mut layer_of_neuron = vec![None; LOGICAL_NEURONS];
-        for (l, layer) in mapping.layers.iter().enumerate() {
+        for (l, layer) in mapping.layers.iter().enumerate().filter(|(_, l)| !l.delayed_outputs) {
             for j in 0..layer.size {
                 layer_of_neuron[layer.first + j] = Some((l, j));
             }
+        }
+        let mut pair_at = vec![None; LOGICAL_NEURONS];
+        for (k, p) in mapping.pairs.iter().enumerate() {
+            pair_at[layout::pair_position(p.pair)] = Some(k);
         }
         let label_table = layout::label_table(&mapping.neuron_slots);
         Ok(ChipBackend {
@@ -217,8 +236,11 @@ impl ChipBackend {
             written_quads: None,
             label_table,
             layer_of_neuron,
+            pair_at,
+            written_counts: None,
             stats: ChipStats::default(),
             clip_warned: false,
+            delays_clipped: 0,
         })
     }
 
@@ -257,13 +279,14 @@ impl ChipBackend {
     pub fn forward(&mut self, network: &Network, inputs: &Matrix) -> Result<ChipForward, ChipError> {
         self.settings.check(inputs.rows)?;
         let quads = self.synapse_quads(network);
+        let counts = self.pair_counts(network);
         let mut last_error = None;
         for attempt in 0..self.settings.retries.max(1) {
             if attempt > 0 {
                 self.stats.retries += 1;
             }
             let building = Instant::now();
-            let program = self.program(inputs, &quads);
+            let program = self.program(inputs, &quads, &counts);
             let started = Instant::now();
             let outcome = self.run(&program);
             let answered = Instant::now();
@@ -274,6 +297,7 @@ impl ChipBackend {
                 Ok(forward) => {
                     self.configured = true;
                     self.written_quads = Some(quads);
+                    self.written_counts = Some(counts);
                     self.stats.runs += 1;
                     return Ok(forward);
                 }
@@ -319,6 +343,43 @@ impl ChipBackend {
         synapse_quad_words(&SynapseImage::new(&self.mapping, &quantised))
     }
 
+    /// The refractory counts of the mapped pairs for the network's current delays (a change in the number of
+    /// delays clipped to the pairs' range is reported).
+    fn pair_counts(&mut self, network: &Network) -> Vec<u8> {
+        let (counts, clipped) =
+            pair_counts(&self.mapping, network, &self.settings.pairs, self.settings.scales.time_unit_us);
+        if clipped != self.delays_clipped {
+            if clipped > 0 {
+                tracing::warn!(
+                    "{clipped} of {} delays are outside what the chip's delay pairs realise ({}..{} refractory \
+                     counts) and were clipped",
+                    counts.len(),
+                    bss2_protocol::delay_pair::MIN_COUNTS,
+                    bss2_protocol::delay_pair::MAX_COUNTS
+                );
+            }
+            self.delays_clipped = clipped;
+        }
+        counts
+    }
+
+    /// The mapped pairs with their CapMem values and `counts`.
+    fn pair_writes(&self, counts: &[u8]) -> Vec<super::config::PairWrite> {
+        self.mapping
+            .pairs
+            .iter()
+            .zip(counts)
+            .map(|(p, &c)| {
+                let capmem = self
+                    .settings
+                    .pairs
+                    .get(p.pair)
+                    .map_or(bss2_protocol::delay_pair::PairCapMem::NOMINAL, |s| s.capmem);
+                (p.pair, capmem, c)
+            })
+            .collect()
+    }
+
     /// The external spikes of a batch: every input and bias copy of every sample inside its window (spikes
     /// outside it would land in another sample and are not sent).
     fn input_spikes(&self, inputs: &Matrix) -> Vec<InputSpike> {
@@ -343,13 +404,21 @@ impl ChipBackend {
     }
 
     /// One program: configuration that changed, then the batch's input spikes, each sample in its window.
-    fn program(&mut self, inputs: &Matrix, quads: &[(u32, u32)]) -> Program {
+    fn program(&mut self, inputs: &Matrix, quads: &[(u32, u32)], counts: &[u8]) -> Program {
         let mut builder = ProgramBuilder::new();
         let mut words = 0u64;
         if !self.configured {
-            let writes = static_writes(&self.mapping, &self.values, self.dac);
+            let writes = static_writes(&self.mapping, &self.values, self.dac, &self.pair_writes(counts));
             words += writes.len() as u64;
             builder.write_all(writes);
+        } else if let Some(old) = &self.written_counts {
+            for ((p, &new), &old) in self.mapping.pairs.iter().zip(counts).zip(old) {
+                if new != old {
+                    let writes = bss2_protocol::delay_pair::counts_writes(p.pair, new);
+                    words += writes.len() as u64;
+                    builder.write_all(writes);
+                }
+            }
         }
         match &self.written_quads {
             Some(old) => {
@@ -386,15 +455,45 @@ impl ChipBackend {
             .collect();
         let tu = self.settings.scales.time_unit_us;
         let duration = batch as f64 * self.settings.window;
+        let mut delays: Vec<Option<Matrix>> = self
+            .mapping
+            .delays
+            .iter()
+            .map(|d| {
+                (d.kind == DelayKind::Axonal).then(|| Matrix {
+                    rows: batch,
+                    cols: d.entries,
+                    data: vec![f64::INFINITY; batch * d.entries],
+                })
+            })
+            .collect();
         let mut unknown = 0usize;
         for spike in &response.spikes {
             let Some(b) = self.label_table[usize::from(spike.label.0 & 0x7FF)] else {
                 unknown += 1;
                 continue;
             };
-            let Some((l, j)) = self.layer_of_neuron[usize::from(b)] else {
-                unknown += 1;
-                continue;
+            let b = usize::from(b);
+            // A neuron's spike, or a pair's delayed spike (a column of a delay layer or a layer's delayed output).
+            let (target, j) = match (self.layer_of_neuron[b], self.pair_at[b].map(|k| self.mapping.pairs[k].output)) {
+                (Some((l, j)), _) => (&mut layers[l], j),
+                (None, Some(PairOutput::LayerOutput { layer, neuron })) => (&mut layers[layer], neuron),
+                (None, Some(PairOutput::Delayed { delay, column })) => match delays[delay].as_mut() {
+                    Some(m) => (m, column),
+                    None => unreachable!("axonal delays have a matrix"),
+                },
+                (None, None) => {
+                    // A network neuron whose output a pair delays: its own spike only triggers the pair.
+                    if !self
+                        .mapping
+                        .layers
+                        .iter()
+                        .any(|l| l.delayed_outputs && (l.first..l.first + l.size).contains(&b))
+                    {
+                        unknown += 1;
+                    }
+                    continue;
+                }
             };
             // The stamp counts whole cycles: take the middle of the cycle.
             let t = ((spike.chip_time as f64 + 0.5) / CYCLES_PER_US as f64 - self.settings.offset_us) / tu;
@@ -409,8 +508,8 @@ impl ChipBackend {
                 continue;
             }
             let local = t - sample as f64 * self.settings.window;
-            let cols = layers[l].cols;
-            let cell = &mut layers[l].data[sample * cols + j];
+            let cols = target.cols;
+            let cell = &mut target.data[sample * cols + j];
             if local < *cell {
                 *cell = local;
             }
@@ -418,7 +517,7 @@ impl ChipBackend {
         if unknown > 0 {
             tracing::warn!("{unknown} recorded spikes came from neurons outside the network");
         }
-        Ok(ChipForward { layers })
+        Ok(ChipForward { layers, delays })
     }
 }
 
@@ -463,7 +562,8 @@ impl ChipBackend {
         let quads = self.synapse_quads(network);
 
         // The static configuration with the readout of the neuron's first circuit switched on.
-        let mut writes = static_writes(&self.mapping, &self.values, self.dac);
+        let counts = self.pair_counts(network);
+        let mut writes = static_writes(&self.mapping, &self.values, self.dac, &self.pair_writes(&counts));
         let coord = Neuron::from_index(layout::circuits(neuron)[0]).expect("circuit below 512");
         let mut words = <NeuronConfig as Container>::Words::default();
         for (word, address) in words.as_mut().iter_mut().zip(NeuronConfig::addresses(coord).as_ref()) {

@@ -13,6 +13,8 @@ use bss2_protocol::coords::{
     SharedCapMemCell, SynapseDriver, SynapseDriverOnChip, SynapseQuadColumn, SynapseQuadOnChip, SynapseRow,
 };
 
+use bss2_protocol::delay_pair::{self, DelayPair, PairCapMem, PairSwitches};
+
 use super::layout::{self, LOGICAL_NEURONS};
 use super::mapping::{ChipMapping, SynapseImage};
 use crate::model::NeuronParams;
@@ -116,12 +118,32 @@ fn neuron(circuit: usize) -> Neuron {
     Neuron::from_index(circuit).expect("circuit index below 512")
 }
 
+/// A delay pair in use: its CapMem values and refractory counts.
+pub type PairWrite = (DelayPair, PairCapMem, u8);
+
 /// The static configuration of a mapping: `values[circuit]` are the CapMem values of every circuit (nominal
-/// or calibrated); compartment 1 of each pair gets no leak and no capacitance of its own.
-pub fn static_writes(mapping: &ChipMapping, values: &[CircuitValues], dac: u16) -> Vec<(u32, u32)> {
+/// or calibrated); compartment 1 of each pair gets no leak and no capacitance of its own. The delay pairs in use
+/// are configured as delay elements, with the slow clock that times them.
+pub fn static_writes(
+    mapping: &ChipMapping,
+    values: &[CircuitValues],
+    dac: u16,
+    pairs: &[PairWrite],
+) -> Vec<(u32, u32)> {
     let mut out = Vec::new();
     let used = mapping.neurons();
     for b in 0..LOGICAL_NEURONS {
+        if let Some(&(pair, capmem, counts)) = pairs.iter().find(|(p, ..)| layout::pair_position(*p) == b) {
+            let switches = PairSwitches {
+                counts,
+                address_out: layout::neuron_address(mapping.neuron_slots[b]),
+                threshold: true,
+                spike_out: true,
+                readout: None,
+            };
+            out.extend(delay_pair::pair_writes(pair, &capmem, &switches));
+            continue;
+        }
         let [first, second] = layout::circuits(b);
         let spiking = b < used;
         let main = NeuronConfig {
@@ -154,7 +176,10 @@ pub fn static_writes(mapping: &ChipMapping, values: &[CircuitValues], dac: u16) 
         second_values.i_bias_leak = 0;
         capmem_writes(second, &second_values, &mut out);
     }
-    for block in BackendBlock::ALL {
+    if !pairs.is_empty() {
+        out.extend(delay_pair::common_backend_writes(REFRACTORY_CLOCK_SCALE));
+    }
+    for block in BackendBlock::ALL.into_iter().filter(|_| pairs.is_empty()) {
         let common = CommonNeuronBackendConfig {
             enable_event_registers: true,
             enable_clocks: true,

@@ -19,6 +19,12 @@ pub const LOGICAL_NEURONS: usize = 256;
 /// Source slots per kind.
 pub const SLOTS: usize = 256;
 
+/// The logical position of a delay pair: the bottom row's circuits `2p`, `2p + 1` are logical neuron `128 + p`'s
+/// (its even circuit is the delay compartment, its odd one the trigger, which fires with that position's slot).
+pub fn pair_position(p: bss2_protocol::delay_pair::DelayPair) -> usize {
+    LOGICAL_NEURONS / 2 + p.index()
+}
+
 /// The two circuits (`row * 256 + column`) of logical neuron `b`.
 pub fn circuits(b: usize) -> [usize; 2] {
     let first = (b / 128) * 256 + 2 * (b % 128);

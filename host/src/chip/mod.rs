@@ -7,6 +7,7 @@
 pub mod backend;
 pub mod calibrating;
 pub mod config;
+pub mod delays;
 pub mod device;
 pub mod inspect;
 pub mod layout;

@@ -119,7 +119,8 @@ fn as_arrival(signal: Signal) -> Arrival {
 }
 
 impl DelayLayer {
-    fn forward(&self, input: Signal, noise: &mut Rng) -> Arrival {
+    /// The delayed times of `input`, with the layer's jitter drawn from `noise` if given.
+    fn delayed(&self, input: Signal, noise: Option<&mut Rng>) -> Arrival {
         let arrival = match (as_arrival(input), self.config.kind) {
             // Axonal delays keep every neuron's inputs equal: fold them into the per-sample times.
             (Arrival::Shared(x), DelayKind::Axonal) => {
@@ -141,7 +142,7 @@ impl DelayLayer {
                 Arrival::Dense { batch, n_pre, n_post, times }
             }
         };
-        if self.config.jitter > 0.0 {
+        if let Some(noise) = noise.filter(|_| self.config.jitter > 0.0) {
             // Independent noise on every delayed time: the per-synapse form is needed from here on.
             let mut times = arrival.to_dense(self.n_post);
             for t in &mut times {
@@ -216,26 +217,56 @@ impl NeuronLayer {
 impl Network {
     /// Runs a batch `[batch, n_inputs]` of input times through the network.
     pub fn forward(&self, inputs: &Matrix, opts: &mut ForwardOptions) -> Forward {
-        self.pass(inputs, opts, |n, arrival, opts| n.forward(arrival, opts))
+        self.pass(
+            inputs,
+            opts,
+            |n, arrival, opts| n.forward(arrival, opts),
+            |d, signal, opts| d.delayed(signal, Some(opts.noise)),
+        )
     }
 
     /// The record of a forward pass whose NeuronLayer outputs were measured elsewhere (on a chip):
     /// `measured[k]` `[batch, size]` is the k-th NeuronLayer's output. Every other layer is applied as in
-    /// [`Network::forward`], so [`Network::backward`] then gives the exact gradients at the measured times.
+    /// [`Network::forward`] (without jitter), so [`Network::backward`] then gives the exact gradients at the
+    /// measured times.
     pub fn forward_measured(&self, inputs: &Matrix, measured: &[Matrix]) -> Forward {
-        let mut next = measured.iter();
-        // Delay layers, which draw jitter from it, do not run on the chip; the stream is never used.
-        let mut unused = rng::stream(0, rng::Purpose::Inference, 0);
-        let mut opts = ForwardOptions { rounding: None, integrator: None, noise: &mut unused };
-        self.pass(inputs, &mut opts, |_, _, _| next.next().expect("one measured output per NeuronLayer").clone())
+        self.forward_measured_with_delays(inputs, measured, &[])
     }
 
-    /// One pass through the chain; `neuron(layer, arrival, opts)` gives a NeuronLayer's output times.
+    /// [`Network::forward_measured`] where delay layers were measured too: `delayed[k]`, if given, is the k-th
+    /// delay layer's output `[batch, n]` as measured (axonal delays on the chip's delay pairs, +inf = the delayed
+    /// spike never came). The backward pass then differentiates the measured time as input + delay (derivative 1
+    /// with respect to both, spec hardware-reference §5).
+    pub fn forward_measured_with_delays(
+        &self,
+        inputs: &Matrix,
+        measured: &[Matrix],
+        delayed: &[Option<Matrix>],
+    ) -> Forward {
+        let mut next = measured.iter();
+        let mut next_delay = delayed.iter();
+        // The record is the measurement: no jitter is drawn, the stream is never used.
+        let mut unused = rng::stream(0, rng::Purpose::Inference, 0);
+        let mut opts = ForwardOptions { rounding: None, integrator: None, noise: &mut unused };
+        self.pass(
+            inputs,
+            &mut opts,
+            |_, _, _| next.next().expect("one measured output per NeuronLayer").clone(),
+            |d, signal, _| match next_delay.next() {
+                Some(Some(times)) => Arrival::Shared(times.clone()),
+                _ => d.delayed(signal, None),
+            },
+        )
+    }
+
+    /// One pass through the chain; `neuron(layer, arrival, opts)` gives a NeuronLayer's output times,
+    /// `delay(layer, signal, opts)` a delay layer's.
     fn pass(
         &self,
         inputs: &Matrix,
         opts: &mut ForwardOptions,
         mut neuron: impl FnMut(&NeuronLayer, &Arrival, &mut ForwardOptions) -> Matrix,
+        mut delay: impl FnMut(&DelayLayer, Signal, &mut ForwardOptions) -> Arrival,
     ) -> Forward {
         let mut signal = Signal::Flat(inputs.clone());
         let mut record =
@@ -244,7 +275,7 @@ impl Network {
             record.inputs.push(signal.clone());
             signal = match layer {
                 Layer::Broadcast { .. } => Signal::Broadcast(as_arrival(signal)),
-                Layer::Delay(d) => Signal::Broadcast(d.forward(signal, opts.noise)),
+                Layer::Delay(d) => Signal::Broadcast(delay(d, signal, opts)),
                 Layer::Neuron(n) => {
                     let out = neuron(n, &as_arrival(signal), opts);
                     record.neuron_outputs[index] = Some(out.clone());
