@@ -182,6 +182,60 @@ mod tests {
         }
     }
 
+    /// The delayed times a delay layer produces from `times` `[batch, n]` with its effective delays `(n, 1)`.
+    fn delayed(times: &Matrix, network: &Network, chain_index: usize) -> Matrix {
+        let Layer::Delay(d) = &network.layers[chain_index] else { panic!("a delay layer") };
+        let e = d.effective();
+        let data = times.data.iter().enumerate().map(|(k, t)| t + e.data[k % times.cols]).collect();
+        Matrix { rows: times.rows, cols: times.cols, data }
+    }
+
+    #[test]
+    fn measured_delayed_times_are_differentiated_as_input_plus_delay_and_lost_ones_get_no_gradient() {
+        let config = Config::parse_str(include_str!("../../configs/yin_yang_chip_delays.yaml")).unwrap();
+        let mut network = Network::new(&config.layout, 3);
+        // Output weights large enough for the outputs to fire, so that errors flow back.
+        let Layer::Neuron(out) = &mut network.layers[4] else { panic!("the output layer") };
+        out.weights.data.fill(0.5);
+        let inputs =
+            Matrix { rows: 3, cols: 4, data: vec![0.3, 1.2, 1.85, 0.95, 1.0, 0.4, 1.15, 1.75, 0.2, 0.9, 1.3, 1.6] };
+        let mut noise = crate::rng::stream(0, crate::rng::Purpose::Inference, 0);
+        let record = Simulation::default().forward(&network, &inputs, &mut noise);
+        let outputs: Vec<Matrix> = record.neuron_outputs.iter().flatten().cloned().collect();
+        let copies =
+            Matrix { rows: 3, cols: 20, data: inputs.data.iter().flat_map(|&t| std::iter::repeat_n(t, 5)).collect() };
+        let mut measured = vec![Some(delayed(&copies, &network, 1)), Some(delayed(&outputs[0], &network, 3))];
+        let delta = Matrix { rows: 3, cols: 3, data: vec![0.3, -0.2, 0.1, -0.1, 0.2, 0.05, 0.1, 0.1, -0.3] };
+        let exact = network.backward(&record, &delta).unwrap();
+        // Measured times equal to the model's: the gradients of the simulation.
+        let chip = network.forward_measured_with_delays(&inputs, &outputs, &measured);
+        let replayed = network.backward_with(&chip, &delta, NonFinite::Zero).unwrap();
+        for (a, b) in exact.layers.iter().flatten().zip(replayed.layers.iter().flatten()) {
+            for (x, y) in a.data.iter().zip(&b.data) {
+                assert!((x - y).abs() <= 1e-12 * x.abs().max(1.0), "{x} vs {y}");
+            }
+        }
+        assert!(outputs[1].data.iter().all(|t| t.is_finite()), "{:?}", outputs[1]);
+        let (d_in, d_hidden) = (&exact.layers[1].as_ref().unwrap().data, &exact.layers[3].as_ref().unwrap().data);
+        assert!(d_in[0] != 0.0 && d_hidden[4] != 0.0, "{d_in:?} {d_hidden:?}");
+        // Every copy of input 0 and hidden neuron 4's delayed spike lost: no gradient for their delays, no crash.
+        let (first, second) = measured.split_at_mut(1);
+        let m = first[0].as_mut().unwrap();
+        for b in 0..3 {
+            m.data[b * 20..b * 20 + 5].fill(f64::INFINITY);
+        }
+        let m = second[0].as_mut().unwrap();
+        for b in 0..3 {
+            m.data[b * 30 + 4] = f64::INFINITY;
+        }
+        let chip = network.forward_measured_with_delays(&inputs, &outputs, &measured);
+        let lost = network.backward_with(&chip, &delta, NonFinite::Zero).unwrap();
+        assert!(lost.layers.iter().flatten().all(|g| g.data.iter().all(|x| x.is_finite())));
+        assert_eq!(lost.layers[1].as_ref().unwrap().data[0], 0.0);
+        assert_eq!(lost.layers[3].as_ref().unwrap().data[4], 0.0);
+        assert!(lost.layers[1].as_ref().unwrap().data[1] != 0.0);
+    }
+
     #[test]
     fn times_the_ideal_model_cannot_produce_get_no_gradient() {
         let (_, mut network) = chipready();
