@@ -14,7 +14,7 @@
 //! | `weights_histogram_layer_<i>`, `weights_matrix_layer_<i>` | each NeuronLayer's weights |
 //! | `delays_layer_<i>` | each delay layer's effective delays |
 //! | `summary` | curves, plane, confusion matrices and output times on one page |
-//! | `measured_vs_ideal` | chip only: chip vs simulated spike times, test set |
+//! | `measured_vs_ideal` | chip only: chip vs simulated spike times of every NeuronLayer and axonal delay layer, test set |
 //! | `membrane_neuron_<K>` | chip with `record_neuron`: MADC traces of logical neuron K |
 
 use std::path::{Path, PathBuf};
@@ -103,7 +103,20 @@ pub struct EvalReport {
 struct Record {
     /// `[samples, size]` per NeuronLayer in chain order.
     layers: Vec<Matrix>,
+    /// `[samples, n]` per axonal delay layer in chain order: the delayed spikes.
+    delays: Vec<Matrix>,
     predictions: Vec<i64>,
+}
+
+/// Appends the rows of each of `parts` to the matrix of the same index in `all` (created empty at first).
+fn append_rows(all: &mut Vec<Matrix>, parts: Vec<Matrix>) {
+    if all.is_empty() {
+        *all = parts.iter().map(|m| Matrix { rows: 0, cols: m.cols, data: Vec::new() }).collect();
+    }
+    for (all, m) in all.iter_mut().zip(parts) {
+        all.rows += m.rows;
+        all.data.extend(m.data);
+    }
 }
 
 impl Record {
@@ -124,20 +137,15 @@ fn record(
 ) -> Result<Record, ChipError> {
     let mut noise = rng::stream(config.training.seed, Purpose::Inference, epoch as u64);
     let batch = config.training.batch_size_eval;
-    let mut layers: Vec<Matrix> = Vec::new();
+    let (mut layers, mut delays) = (Vec::new(), Vec::new());
     let indices: Vec<usize> = (0..data.len()).collect();
     for chunk in indices.chunks(batch.max(1)) {
-        let out = forward.layers(network, &batch_inputs(data, chunk), &mut noise)?;
-        if layers.is_empty() {
-            layers = out.iter().map(|m| Matrix { rows: 0, cols: m.cols, data: Vec::new() }).collect();
-        }
-        for (all, m) in layers.iter_mut().zip(out) {
-            all.rows += m.rows;
-            all.data.extend(m.data);
-        }
+        let (out, delayed) = forward.layers_and_delays(network, &batch_inputs(data, chunk), &mut noise)?;
+        append_rows(&mut layers, out);
+        append_rows(&mut delays, delayed);
     }
     let predictions = layers.last().map(|m| loss.predictions(m)).unwrap_or_default();
-    Ok(Record { layers, predictions })
+    Ok(Record { layers, delays, predictions })
 }
 
 /// The curves of `metrics.csv`, read by column name. Files of older versions have no `bumped_batches`: their
@@ -282,9 +290,15 @@ pub fn run(
             .enumerate()
             .map(|(k, (i, _))| format!("layer {i} ({})", if k + 1 < neuron_layers.len() { "hidden" } else { "output" }))
             .collect();
+        let delay_labels: Vec<String> = network
+            .delay_layers()
+            .filter(|(_, d)| d.config.kind == crate::config::DelayKind::Axonal)
+            .map(|(i, _)| format!("layer {i} (delayed spikes)"))
+            .collect();
         let layers: Vec<NeuronTimes> = labels
             .iter()
             .zip(sim.layers.iter().zip(&test.layers))
+            .chain(delay_labels.iter().zip(sim.delays.iter().zip(&test.delays)))
             .map(|(label, (sim, chip))| NeuronTimes { label, sim, chip })
             .collect();
         plot::measured_vs_ideal(&stem("measured_vs_ideal"), &layers)?;

@@ -36,6 +36,15 @@ pub trait ForwardPass: fmt::Debug {
     /// Every NeuronLayer's output times `[batch, size]` in chain order, +inf = no spike (evaluation).
     fn layers(&mut self, network: &Network, inputs: &Matrix, noise: &mut Rng) -> Result<Vec<Matrix>, ChipError>;
 
+    /// [`ForwardPass::layers`], and the delayed times `[batch, n]` of every axonal delay layer in chain order
+    /// (in simulation without the layers' jitter; on the chip as the delay pairs sent them).
+    fn layers_and_delays(
+        &mut self,
+        network: &Network,
+        inputs: &Matrix,
+        noise: &mut Rng,
+    ) -> Result<(Vec<Matrix>, Vec<Matrix>), ChipError>;
+
     /// The chip's counters so far (zero in simulation).
     fn stats(&self) -> ChipStats {
         ChipStats::default()
@@ -84,6 +93,16 @@ impl ForwardPass for Simulation {
     fn layers(&mut self, network: &Network, inputs: &Matrix, noise: &mut Rng) -> Result<Vec<Matrix>, ChipError> {
         Ok(self.forward(network, inputs, noise).neuron_outputs.into_iter().flatten().collect())
     }
+
+    fn layers_and_delays(
+        &mut self,
+        network: &Network,
+        inputs: &Matrix,
+        noise: &mut Rng,
+    ) -> Result<(Vec<Matrix>, Vec<Matrix>), ChipError> {
+        let record = self.forward(network, inputs, noise);
+        Ok((record.neuron_outputs.into_iter().flatten().collect(), record.axonal_delayed))
+    }
 }
 
 impl ForwardPass for ChipBackend {
@@ -96,6 +115,16 @@ impl ForwardPass for ChipBackend {
 
     fn layers(&mut self, network: &Network, inputs: &Matrix, _noise: &mut Rng) -> Result<Vec<Matrix>, ChipError> {
         Ok(self.forward(network, inputs)?.layers)
+    }
+
+    fn layers_and_delays(
+        &mut self,
+        network: &Network,
+        inputs: &Matrix,
+        _noise: &mut Rng,
+    ) -> Result<(Vec<Matrix>, Vec<Matrix>), ChipError> {
+        let forward = self.forward(network, inputs)?;
+        Ok((forward.layers, forward.delays.into_iter().flatten().collect()))
     }
 
     fn stats(&self) -> ChipStats {

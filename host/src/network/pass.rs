@@ -40,6 +40,9 @@ pub struct Forward {
     inputs: Vec<Signal>,
     /// Output times of each NeuronLayer, by layer index (None for other layers).
     pub neuron_outputs: Vec<Option<Matrix>>,
+    /// The delayed times `[batch, n]` of every axonal delay layer without jitter, in chain order (the spikes the
+    /// chip's delay pairs send).
+    pub axonal_delayed: Vec<Matrix>,
 }
 
 impl Forward {
@@ -269,13 +272,22 @@ impl Network {
         mut delay: impl FnMut(&DelayLayer, Signal, &mut ForwardOptions) -> Arrival,
     ) -> Forward {
         let mut signal = Signal::Flat(inputs.clone());
-        let mut record =
-            Forward { inputs: Vec::with_capacity(self.layers.len()), neuron_outputs: vec![None; self.layers.len()] };
+        let mut record = Forward {
+            inputs: Vec::with_capacity(self.layers.len()),
+            neuron_outputs: vec![None; self.layers.len()],
+            axonal_delayed: Vec::new(),
+        };
         for (index, layer) in self.layers.iter().enumerate() {
             record.inputs.push(signal.clone());
             signal = match layer {
                 Layer::Broadcast { .. } => Signal::Broadcast(as_arrival(signal)),
-                Layer::Delay(d) => Signal::Broadcast(delay(d, signal, opts)),
+                Layer::Delay(d) => {
+                    let arrival = delay(d, signal, opts);
+                    if let (DelayKind::Axonal, Arrival::Shared(x)) = (d.config.kind, &arrival) {
+                        record.axonal_delayed.push(x.clone());
+                    }
+                    Signal::Broadcast(arrival)
+                }
                 Layer::Neuron(n) => {
                     let out = neuron(n, &as_arrival(signal), opts);
                     record.neuron_outputs[index] = Some(out.clone());
