@@ -1,13 +1,16 @@
 //! A calibration as a file (JSON): chip identity, targets, tool version, CapMem values, what was achieved, the
-//! circuits that failed; a cache key so that an unchanged request is not recalibrated.
+//! circuits that failed, optionally the delay pairs' calibration; a cache key so that an unchanged request is not
+//! recalibrated.
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::calibrate::{Achieved, Failure, Outcome, Targets};
+use crate::delays::{DelayCalibration, DelaySettings};
 use crate::measure::CIRCUITS;
 use crate::values::CircuitValues;
+use bss2_protocol::delay_pair::PAIRS;
 
 /// The tool that writes calibrations.
 pub const TOOL: &str = concat!("bss2-calibration ", env!("CARGO_PKG_VERSION"));
@@ -31,6 +34,9 @@ pub struct CalibrationFile {
     pub before: Vec<Achieved>,
     /// Circuits that missed a target.
     pub failures: Vec<Failure>,
+    /// The delay pairs' calibration, if one was asked for (files without it load, and are written as before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delays: Option<DelayCalibration>,
 }
 
 /// A calibration file that cannot be used.
@@ -81,6 +87,25 @@ pub enum FileError {
         /// The circuit.
         circuit: usize,
     },
+    /// The delay section does not have one result per pair.
+    #[error("calibration {path}: delays.pairs has {found} entries, expected {PAIRS}")]
+    DelayPairs {
+        /// The file.
+        path: PathBuf,
+        /// Its entries.
+        found: usize,
+    },
+    /// A pair's values cannot be used: a CapMem value above 1022, or a map that is not a finite line rising
+    /// with the counts, or no map without a reason.
+    #[error("calibration {path}: delay pair {pair}: {what}")]
+    DelayPair {
+        /// The file.
+        path: PathBuf,
+        /// The pair.
+        pair: usize,
+        /// What is wrong.
+        what: &'static str,
+    },
     /// The file is for another chip.
     #[error("calibration {path} was made for {found}, not for {expected}: calibrate this chip first")]
     OtherChip {
@@ -104,6 +129,12 @@ pub fn cache_key(chip: &str, targets: &Targets) -> String {
     format!("{:016x}", fnv1a(&text))
 }
 
+/// The cache key of a request with a delay calibration: chip, targets, tool and the delay settings.
+pub fn delay_cache_key(chip: &str, targets: &Targets, settings: &DelaySettings) -> String {
+    let text = serde_json::to_string(&(TOOL, chip, targets, settings)).expect("settings serialise");
+    format!("{:016x}", fnv1a(&text))
+}
+
 impl CalibrationFile {
     /// A file for an outcome.
     pub fn new(chip: &str, targets: &Targets, outcome: Outcome) -> CalibrationFile {
@@ -116,7 +147,14 @@ impl CalibrationFile {
             achieved: outcome.achieved,
             before: outcome.before,
             failures: outcome.failures,
+            delays: None,
         }
+    }
+
+    /// The same file with a delay calibration (and the key of that request).
+    pub fn with_delays(self, delays: DelayCalibration) -> CalibrationFile {
+        let key = delay_cache_key(&self.chip, &self.targets, &delays.settings);
+        CalibrationFile { key, delays: Some(delays), ..self }
     }
 
     /// Loads and checks a file.
@@ -138,6 +176,9 @@ impl CalibrationFile {
                 .any(|&x| x > 1022)
         }) {
             return Err(FileError::CapMemRange { path: path.into(), circuit: c });
+        }
+        if let Some(delays) = &file.delays {
+            check_delays(path, delays)?;
         }
         Ok(file)
     }
@@ -164,6 +205,31 @@ impl CalibrationFile {
     }
 }
 
+/// Checks a file's delay section: one result per pair, CapMem values in range, usable maps.
+fn check_delays(path: &Path, delays: &DelayCalibration) -> Result<(), FileError> {
+    if delays.pairs.len() != PAIRS {
+        return Err(FileError::DelayPairs { path: path.into(), found: delays.pairs.len() });
+    }
+    for (pair, r) in delays.pairs.iter().enumerate() {
+        let v = &r.capmem;
+        let what = if [v.v_leak, v.v_adapt_ref, v.v_adapt_leak, v.v_threshold, v.hold_reset, v.trigger_reset]
+            .iter()
+            .chain(&[v.i_bias_leak, v.i_bias_adapt_tau, v.i_bias_adapt_a])
+            .any(|&x| x > 1022)
+        {
+            "a CapMem value above 1022"
+        } else if r.map.is_some_and(|m| !(m.offset_us.is_finite() && m.slope_us.is_finite() && m.slope_us > 0.0)) {
+            "its map is not a finite line rising with the counts"
+        } else if r.map.is_none() && r.failure.is_none() {
+            "no map and no reason why"
+        } else {
+            continue;
+        };
+        return Err(FileError::DelayPair { path: path.into(), pair, what });
+    }
+    Ok(())
+}
+
 /// The variable that overrides the calibration cache folder.
 pub const CACHE_VARIABLE: &str = "BSS2_CACHE_DIR";
 
@@ -186,6 +252,14 @@ pub fn cached(chip: &str, targets: &Targets) -> Option<CalibrationFile> {
     let path = cache_dir()?.join(format!("{}.json", cache_key(chip, targets)));
     let file = CalibrationFile::load(&path).ok()?;
     (file.chip == chip && file.targets == *targets && file.tool == TOOL).then_some(file)
+}
+
+/// The cached calibration of a request with delays, if any.
+pub fn cached_with_delays(chip: &str, targets: &Targets, settings: &DelaySettings) -> Option<CalibrationFile> {
+    let path = cache_dir()?.join(format!("{}.json", delay_cache_key(chip, targets, settings)));
+    let file = CalibrationFile::load(&path).ok()?;
+    let same = file.delays.as_ref().is_some_and(|d| d.settings == *settings);
+    (file.chip == chip && file.targets == *targets && file.tool == TOOL && same).then_some(file)
 }
 
 /// Stores a calibration in the cache (failures to do so are not errors: the cache is an optimisation).
@@ -280,6 +354,53 @@ mod tests {
         assert!(!bad.to_string().contains(&cause), "{bad}");
         let blocked = file().save(&path.join("below-a-file.json")).unwrap_err();
         assert!(matches!(blocked, FileError::Write { .. }) && blocked.source().is_some());
+    }
+
+    fn delays() -> DelayCalibration {
+        use crate::delays::{DelayMap, PairResult};
+        use bss2_protocol::delay_pair::PairCapMem;
+        let pairs = (0..PAIRS)
+            .map(|p| PairResult {
+                capmem: PairCapMem::NOMINAL,
+                map: (p != 9).then_some(DelayMap { offset_us: 1.9, slope_us: 0.128 }),
+                failure: (p == 9).then(|| "rebound too small".to_string()),
+            })
+            .collect();
+        DelayCalibration { settings: DelaySettings::default(), pairs }
+    }
+
+    #[test]
+    fn delay_sections_round_trip_change_the_key_and_old_files_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cal.json");
+        let plain = file();
+        let with = plain.clone().with_delays(delays());
+        assert_ne!(with.key, plain.key, "the delay settings are part of the key");
+        assert_eq!(with.key, delay_cache_key(&with.chip, &with.targets, &DelaySettings::default()));
+        let other = DelaySettings { repetitions: 3, ..DelaySettings::default() };
+        assert_ne!(with.key, delay_cache_key(&with.chip, &with.targets, &other));
+        with.save(&path).unwrap();
+        let back = CalibrationFile::load(&path).unwrap();
+        assert_eq!(back, with);
+        assert_eq!(back.delays.as_ref().unwrap().failed().collect::<Vec<_>>().len(), 1);
+        assert_eq!(back.delays.as_ref().unwrap().used().count(), PAIRS - 1);
+        // A file without the section (as written before delays existed) loads, and none is written for it.
+        assert!(!serde_json::to_string(&plain).unwrap().contains("delays"));
+        let mut old: serde_json::Value = serde_json::to_value(&with).unwrap();
+        old.as_object_mut().unwrap().remove("delays");
+        std::fs::write(&path, old.to_string()).unwrap();
+        assert_eq!(CalibrationFile::load(&path).unwrap().delays, None);
+        let bad = |edit: &dyn Fn(&mut DelayCalibration)| {
+            let mut d = delays();
+            edit(&mut d);
+            plain.clone().with_delays(d).save(&path).unwrap();
+            CalibrationFile::load(&path).unwrap_err().to_string()
+        };
+        assert!(bad(&|d| d.pairs.truncate(5)).contains("delays.pairs has 5 entries, expected 128"));
+        assert!(bad(&|d| d.pairs[3].capmem.v_threshold = 1023).contains("delay pair 3: a CapMem value above 1022"));
+        let e = bad(&|d| d.pairs[4].map.as_mut().unwrap().slope_us = -0.1);
+        assert!(e.contains("delay pair 4: its map is not a finite line"), "{e}");
+        assert!(bad(&|d| d.pairs[9].failure = None).contains("delay pair 9: no map and no reason why"));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! and on a chip) and fits their CapMem values to target time constants, potentials and synaptic gains.
 
 pub mod calibrate;
+pub mod delays;
 pub mod file;
 pub mod fit;
 pub mod measure;
