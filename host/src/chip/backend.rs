@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use bss2_calibration::calibrate::Targets;
+use bss2_calibration::delays::DelayCalibration;
 use bss2_calibration::file::CalibrationFile;
 use bss2_protocol::label::SpikeLabel;
 use bss2_protocol::program::{CYCLES_PER_US, Program, ProgramBuilder, Response};
@@ -37,8 +38,9 @@ pub struct ChipSettings {
     pub timeout: Duration,
     /// A calibration of this chip (its file, for messages): CapMem values instead of the nominal ones.
     pub calibration: Option<(PathBuf, CalibrationFile)>,
-    /// The delay pairs: which work, their CapMem values and delay maps (nominal: all, with the reference's map).
-    pub pairs: PairSettings,
+    /// A delay calibration of this chip (a calibration file's delay section): the delay pairs' values, maps and
+    /// which pairs work; without it every pair, at nominal values with the reference's map.
+    pub delays: Option<DelayCalibration>,
 }
 
 impl Default for ChipSettings {
@@ -50,7 +52,7 @@ impl Default for ChipSettings {
             retries: 5,
             timeout: Duration::from_secs(10),
             calibration: None,
-            pairs: PairSettings::nominal(),
+            delays: None,
         }
     }
 }
@@ -192,6 +194,8 @@ pub struct ChipBackend {
     layer_of_neuron: Vec<Option<(usize, usize)>>,
     /// Per logical position: the mapped pair there (index into the mapping's pairs).
     pair_at: Vec<Option<usize>>,
+    /// The delay pairs' values and maps.
+    pairs: PairSettings,
     /// The refractory counts last written to the mapped pairs.
     written_counts: Option<Vec<u8>>,
     stats: ChipStats,
@@ -204,7 +208,8 @@ impl ChipBackend {
     /// Maps a network onto a chip; CapMem values from the calibration in `settings`, else from the chip's
     /// nominal curves.
     pub fn new(network: &Network, chip: Chip, settings: ChipSettings) -> Result<ChipBackend, ChipError> {
-        let mapping = ChipMapping::with_pairs(network, &settings.pairs.usable())?;
+        let pairs = settings.delays.as_ref().map_or_else(PairSettings::nominal, PairSettings::calibrated);
+        let mapping = ChipMapping::with_pairs(network, &pairs.usable())?;
         let (values, dac) = match &settings.calibration {
             Some((path, file)) => {
                 file.check_chip(path, &chip.identity())?;
@@ -237,6 +242,7 @@ impl ChipBackend {
             label_table,
             layer_of_neuron,
             pair_at,
+            pairs,
             written_counts: None,
             stats: ChipStats::default(),
             clip_warned: false,
@@ -346,8 +352,7 @@ impl ChipBackend {
     /// The refractory counts of the mapped pairs for the network's current delays (a change in the number of
     /// delays clipped to the pairs' range is reported).
     fn pair_counts(&mut self, network: &Network) -> Vec<u8> {
-        let (counts, clipped) =
-            pair_counts(&self.mapping, network, &self.settings.pairs, self.settings.scales.time_unit_us);
+        let (counts, clipped) = pair_counts(&self.mapping, network, &self.pairs, self.settings.scales.time_unit_us);
         if clipped != self.delays_clipped {
             if clipped > 0 {
                 tracing::warn!(
@@ -370,11 +375,8 @@ impl ChipBackend {
             .iter()
             .zip(counts)
             .map(|(p, &c)| {
-                let capmem = self
-                    .settings
-                    .pairs
-                    .get(p.pair)
-                    .map_or(bss2_protocol::delay_pair::PairCapMem::NOMINAL, |s| s.capmem);
+                let capmem =
+                    self.pairs.get(p.pair).map_or(bss2_protocol::delay_pair::PairCapMem::NOMINAL, |s| s.capmem);
                 (p.pair, capmem, c)
             })
             .collect()

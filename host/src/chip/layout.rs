@@ -9,6 +9,11 @@
 //!   inhibitory, so a signed weight is two 6-bit magnitudes. Drivers compare only the low two row-select bits
 //!   (mask 0b00011), so an event reaches the eight drivers of its bus with the same `i % 4`; the 6-bit synapse
 //!   label `half << 5 | (i / 4) << 1 | external` picks the one it is meant for, the column half and the kind.
+//! * Delays (DelGrad): delay pair `p` (`bss2_protocol::delay_pair`, the bottom row's circuits `2p`, `2p + 1`) sits
+//!   on logical position `128 + p`, so a network with delays keeps its neurons on positions 0..128 (the top row,
+//!   as the reference puts network neurons on one half and its 128 pairs on the other). A pair's input (an
+//!   external slot or a network neuron, both below slot 128) reaches its delay compartment through one synapse in
+//!   the even column; its trigger fires with the address of position `128 + p`'s slot, a source like any neuron.
 //! * An on-chip neuron's bus is fixed by its column (event output `column / 32`, bus `event output % 4`), so
 //!   neuron slots are assigned per bus. External inputs enter from the FPGA on link 0 with their bus in label
 //!   bits 12:11, which the crossbar nodes of that link match.
