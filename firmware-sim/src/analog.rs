@@ -6,6 +6,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use serde::Serialize;
 
+use crate::pair::PairPattern;
 use crate::profile::{ChipProfile, TransferCurves};
 
 /// Neuron circuits on the chip.
@@ -40,6 +41,8 @@ pub struct FixedPattern {
     pub circuits: Vec<CircuitMismatch>,
     /// Per synram, a factor per synapse (index `row * 256 + column`).
     pub synapses: [Vec<f32>; 2],
+    /// The delay pairs' mismatch (its own stream).
+    pub pairs: PairPattern,
 }
 
 impl FixedPattern {
@@ -69,7 +72,7 @@ impl FixedPattern {
                 .collect()
         };
         let synapses = [synram(), synram()];
-        FixedPattern { circuits, synapses }
+        FixedPattern { circuits, synapses, pairs: PairPattern::draw(profile, chip_seed) }
     }
 }
 

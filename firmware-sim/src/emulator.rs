@@ -8,7 +8,7 @@ use bss2_protocol::label::SpikeLabel;
 use bss2_protocol::program::{CYCLES_PER_US, TIME_MASK};
 use bss2_protocol::stream::{FromFpgaEncoder, Item, encode_from_fpga};
 use bss2_protocol::to_fpga::{Loopback, ToFpga};
-use rand::SeedableRng;
+use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
@@ -20,6 +20,7 @@ use crate::limits::{Exceeded, Limits};
 use crate::membrane::Membrane;
 use crate::memory::{Memory, Region, region};
 use crate::network::{Compiled, NeuronFaults, circuit_parameters};
+use crate::pair::PairState;
 use crate::profile::ChipProfile;
 
 /// Why a stream could not be executed.
@@ -81,6 +82,8 @@ pub struct Emulator {
     memory: Memory,
     compiled: Option<Compiled>,
     membranes: Vec<Membrane>,
+    /// Per membrane: the clamp of a delay pair (unused for other membranes).
+    pair_states: Vec<PairState>,
     /// Membranes that may still cross their threshold without new input (the others are skipped).
     active: Vec<usize>,
     is_active: Vec<bool>,
@@ -156,6 +159,7 @@ impl Emulator {
             memory: Memory::default(),
             compiled: None,
             membranes: Vec::new(),
+            pair_states: Vec::new(),
             active: Vec::new(),
             is_active: Vec::new(),
             touched: Vec::new(),
@@ -238,6 +242,7 @@ impl Emulator {
                     self.systime = 0;
                     self.timer_base = 0;
                     self.membranes.clear();
+                    self.pair_states.clear();
                     self.madc = None;
                 }
                 ToFpga::SystimeInit(false) => out.message(FromFpga::Systime(self.systime)),
@@ -370,6 +375,11 @@ impl Emulator {
                     let m = &self.membranes[g];
                     let curves = &self.profile.curves;
                     match source {
+                        ReadoutSource::Adaptation if compiled.pairs[g].is_some() && position == 1 => {
+                            let physics = compiled.pairs[g].as_ref().expect("a pair");
+                            let w = self.pair_states[g].adaptation(physics, m, t);
+                            physics.trace_mv(w) / curves.madc_mv_per_lsb
+                        }
                         ReadoutSource::Membrane | ReadoutSource::Adaptation => {
                             (group.leak_mv + m.potential(t)) / curves.madc_mv_per_lsb
                         }
@@ -408,6 +418,7 @@ impl Emulator {
             }
         } else {
             self.membranes = compiled.groups.iter().map(|g| Membrane::at_rest(g.params, now)).collect();
+            self.pair_states = vec![PairState::default(); self.membranes.len()];
         }
         // New parameters may make any membrane cross: look at all of them once.
         self.active = (0..self.membranes.len()).collect();
@@ -462,7 +473,11 @@ impl Emulator {
     }
 
     fn fire(&mut self, g: usize, t: f64, out: &mut ResponseWriter) {
-        self.membranes[g].fire(t);
+        let compiled = self.compiled.as_mut().expect("compiled before the physics runs");
+        match &compiled.pairs[g] {
+            Some(physics) => self.pair_states[g] = physics.fire(&mut self.membranes[g], t),
+            None => self.membranes[g].fire(t),
+        }
         self.activate(g);
         let compiled = self.compiled.as_mut().expect("compiled before the physics runs");
         if let Some(output) = compiled.groups[g].output {
@@ -488,6 +503,9 @@ impl Emulator {
             self.membranes[g].input(t, usize::from(channel), amount);
             self.activate(g);
         }
+        for &g in &route.triggers {
+            self.trigger_pair(g as usize, t);
+        }
         if self.compiled.as_ref().is_some_and(|c| c.recording) {
             for &label in &route.recorded {
                 let jitter_cycles = if self.profile.noise.spike_time_ns > 0.0 {
@@ -502,15 +520,45 @@ impl Emulator {
         }
     }
 
+    /// An event reaches the delay compartment of pair `g` at `t`: unless the pair is clamped, its membrane is held
+    /// for the pair's hold plus this trigger's jitter, and its adaptation charges (or, a miss, does not).
+    fn trigger_pair(&mut self, g: usize, t: f64) {
+        let compiled = self.compiled.as_ref().expect("compiled before the physics runs");
+        let Some(physics) = compiled.pairs[g] else { return };
+        if self.pair_states[g].clamped(t) {
+            return;
+        }
+        let magnitudes = &self.profile.pairs;
+        let jitter_us = if magnitudes.jitter_ns > 0.0 {
+            let z: f64 = StandardNormal.sample(&mut self.noise);
+            z * magnitudes.jitter_ns / 1000.0
+        } else {
+            0.0
+        };
+        let missed = magnitudes.miss_probability > 0.0 && self.noise.random::<f64>() < magnitudes.miss_probability;
+        let full = if missed { 0.0 } else { physics.adaptation_full };
+        let hold = (physics.hold_us + jitter_us).max(0.0);
+        self.pair_states[g] = physics.trigger(&mut self.membranes[g], t, hold, full);
+        self.activate(g);
+    }
+
     /// Forces a circuit's membrane to its reset potential now (a write to its neuron-reset strobe).
     fn reset_neuron(&mut self, block: usize, index_in_block: usize) {
         self.ensure_compiled();
         let (row, column) = (index_in_block / 128, block * 128 + index_in_block % 128);
         let circuit = row * 256 + column;
         let compiled = self.compiled.as_ref().expect("compiled");
-        let g = compiled.circuit_group[circuit].0 as usize;
+        let (g, position) = compiled.circuit_group[circuit];
+        let g = g as usize;
         let now = self.now_us();
-        self.membranes[g].clamp_to_reset(now);
+        match &compiled.pairs[g] {
+            // A pair's delay compartment pulls to the hold level, its trigger to the trigger's reset.
+            Some(p) => {
+                let level = if position == 0 { p.hold_mv } else { p.trigger_reset_mv };
+                self.membranes[g].set_potential(now, level - p.rest_mv);
+            }
+            None => self.membranes[g].clamp_to_reset(now),
+        }
         self.activate(g);
     }
 

@@ -9,12 +9,14 @@
 //! behind any transport; [`faults`] plans the faults a server injects.
 
 pub mod analog;
+pub mod delays;
 pub mod emulator;
 pub mod faults;
 pub mod limits;
 pub mod membrane;
 pub mod memory;
 pub mod network;
+pub mod pair;
 pub mod profile;
 #[cfg(feature = "serve")]
 pub mod serve;

@@ -133,9 +133,25 @@ impl Membrane {
 
     /// Forces the membrane to the reset potential at `now` (no spike, no refractory period).
     pub fn clamp_to_reset(&mut self, now: f64) {
+        self.set_potential(now, self.p.reset);
+    }
+
+    /// Forces the membrane to `level` (relative to the leak) at `now`, keeping the channels.
+    pub fn set_potential(&mut self, now: f64, level: f64) {
         self.advance(now);
-        self.u0 = self.p.reset;
+        self.u0 = level;
         self.checked_until = now.max(self.t0);
+        self.found = None;
+    }
+
+    /// Holds the membrane at `level` (relative to the leak) until `until` and releases it there with the channel
+    /// slopes `q` (a delay pair's hold, whose adaptation charged meanwhile; or its trigger's refractory time with
+    /// the adaptation cleared). Whatever the state was, it is replaced.
+    pub fn hold(&mut self, until: f64, level: f64, q: [f64; MAX_CHANNELS]) {
+        self.t0 = until;
+        self.u0 = level;
+        self.q = q;
+        self.checked_until = until;
         self.found = None;
     }
 

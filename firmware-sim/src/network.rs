@@ -19,6 +19,7 @@ use bss2_protocol::label::SpikeLabel;
 use crate::analog::{CIRCUITS, CircuitCapMem, CircuitParameters, FixedPattern};
 use crate::membrane::{MAX_CHANNELS, MembraneParameters};
 use crate::memory::Memory;
+use crate::pair::{AdaptationCapMem, PairInputs, PairPhysics};
 use crate::profile::TransferCurves;
 
 /// Per-circuit faults.
@@ -59,6 +60,8 @@ pub struct Route {
     pub targets: Vec<(u32, u8, f64)>,
     /// Labels recorded by the FPGA (SPL1 output in bits 15:14).
     pub recorded: Vec<u16>,
+    /// Delay pairs (membranes) whose delay compartment the event reaches through its excitatory bypass.
+    pub triggers: Vec<u32>,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -80,6 +83,10 @@ pub struct Compiled {
     pub recording: bool,
     /// The circuit routed to the MADC (the lowest with readout enabled) and what it reads.
     pub readout: Option<(usize, ReadoutSource)>,
+    /// Per membrane: its physics if it is a delay pair.
+    pub pairs: Vec<Option<PairPhysics>>,
+    /// Per circuit: the delay compartment of a pair (excitatory events take its bypass).
+    bypass: Vec<bool>,
     /// Per circuit, per input type: slope jump per weight LSB (mV/us), on its membrane.
     amplitude: Vec<[f64; 2]>,
     /// Per circuit: synaptic inputs enabled (exc, inh).
@@ -90,6 +97,14 @@ pub struct Compiled {
     /// Per synram and row: the synapses with non-zero weight, as (column, label, weight x mismatch).
     rows: [Vec<Vec<(u8, u8, f64)>>; 2],
     routes: HashMap<(u8, u16), Arc<Route>>,
+}
+
+/// Where a spiking circuit's spikes go, if its backend sends them.
+fn spike_output(neuron: Neuron, backend: &NeuronBackendConfig) -> Option<SpikeOutput> {
+    backend.enable_spike_out.then(|| {
+        let event_output = (neuron.column.index() / 32) as u16;
+        SpikeOutput { crossbar_input: event_output as u8, label: u16::from(backend.address_out) | event_output << 8 }
+    })
 }
 
 /// Reads and decodes a container, falling back to its default for words it rejects.
@@ -165,6 +180,7 @@ impl Compiled {
         let mut circuit_group = vec![(0u32, 0u8); CIRCUITS];
         let mut amplitude = vec![[0.0; 2]; CIRCUITS];
         let mut inputs_enabled = vec![[false; 2]; CIRCUITS];
+        let (mut pairs, mut bypass) = (Vec::new(), vec![false; CIRCUITS]);
         for row in 0..2 {
             let mut column = 0;
             while column < 256 {
@@ -174,7 +190,7 @@ impl Compiled {
                 let circuits: Vec<usize> = if joined { vec![first, first + 1] } else { vec![first] };
                 column += circuits.len();
                 let g = groups.len() as u32;
-                let group = Self::group(memory, &circuits, &configs, &params, threshold_noise_mv, faults);
+                let mut group = Self::group(memory, &circuits, &configs, &params, threshold_noise_mv, faults);
                 let capacitance = Self::capacitance(&circuits, &configs);
                 for (position, &c) in circuits.iter().enumerate() {
                     circuit_group[c] = (g, position as u8);
@@ -183,6 +199,22 @@ impl Compiled {
                     // Gains are defined at capacitance 63; the joined membrane divides by its total.
                     amplitude[c] = [params[c].gain_exc * 63.0 / capacitance, params[c].gain_inh * 63.0 / capacitance];
                 }
+                let pair =
+                    Self::pair(memory, curves, pattern, &circuits, &configs, &params, threshold_noise_mv, faults);
+                if let Some(physics) = &pair {
+                    // The pair's membrane is its own physics; its synaptic inputs are not used.
+                    group.params = physics.membrane_parameters();
+                    group.leak_mv = physics.rest_mv;
+                    let trigger = Neuron::from_index(circuits[1]).expect("circuit index");
+                    let backend: NeuronBackendConfig = read_container(memory, trigger);
+                    group.output =
+                        spike_output(trigger, &backend).filter(|_| configs[circuits[1]].enable_threshold_comparator);
+                    for &c in &circuits {
+                        inputs_enabled[c] = [false; 2];
+                    }
+                    bypass[circuits[0]] = true;
+                }
+                pairs.push(pair);
                 groups.push(group);
             }
         }
@@ -222,6 +254,8 @@ impl Compiled {
             circuit_group,
             recording,
             readout,
+            pairs,
+            bypass,
             amplitude,
             inputs_enabled,
             nodes,
@@ -289,13 +323,7 @@ impl Compiled {
             if faults.silent.contains(&c) {
                 threshold = f64::INFINITY;
             }
-            if backend.enable_spike_out {
-                let event_output = (neuron.column.index() / 32) as u16;
-                output = Some(SpikeOutput {
-                    crossbar_input: event_output as u8,
-                    label: u16::from(backend.address_out) | event_output << 8,
-                });
-            }
+            output = spike_output(neuron, &backend);
         }
         Group {
             circuits: circuits.to_vec(),
@@ -303,6 +331,51 @@ impl Compiled {
             leak_mv,
             output,
         }
+    }
+
+    /// The physics of a delay pair, if `circuits` are one: `[D, T]` joined, D even with its excitatory bypass,
+    /// T with adaptation.
+    #[allow(clippy::too_many_arguments)]
+    fn pair(
+        memory: &Memory,
+        curves: &TransferCurves,
+        pattern: &FixedPattern,
+        circuits: &[usize],
+        configs: &[NeuronConfig],
+        params: &[CircuitParameters],
+        threshold_noise_mv: &[f64],
+        faults: &NeuronFaults,
+    ) -> Option<PairPhysics> {
+        let &[d, t] = circuits else { return None };
+        if d % 2 != 0 || !configs[d].enable_bypass_excitatory || !configs[t].enable_adaptation {
+            return None;
+        }
+        let neuron = |c: usize| Neuron::from_index(c).expect("circuit index");
+        let refractory = |c: usize| refractory_us(memory, neuron(c), &read_container(memory, neuron(c)));
+        let cell = |p| capmem(memory, neuron(t).capmem_cell(p));
+        let adaptation = AdaptationCapMem {
+            v_adapt_ref: cell(NeuronParameter::VAdaptRef),
+            v_adapt_leak: cell(NeuronParameter::VAdaptLeak),
+            i_bias_adapt_tau: cell(NeuronParameter::IBiasAdaptTau),
+            i_bias_adapt_a: cell(NeuronParameter::IBiasAdaptA),
+        };
+        let threshold_mv = if !configs[t].enable_threshold_comparator || faults.silent.contains(&t) {
+            f64::INFINITY
+        } else if faults.spontaneous.contains(&t) {
+            f64::NEG_INFINITY
+        } else {
+            params[t].threshold_mv + threshold_noise_mv[t]
+        };
+        let inputs = PairInputs {
+            delay: &params[d],
+            trigger: &params[t],
+            adaptation,
+            delay_capacitance: configs[d].membrane_capacitor_size.get(),
+            refractory_us: refractory(d),
+            threshold_mv,
+            trigger_refractory_us: refractory(t),
+        };
+        Some(PairPhysics::new(curves, &pattern.pairs.pairs[d / 2], &inputs))
     }
 
     fn synapse_rows(memory: &Memory, pattern: &FixedPattern, synram: usize) -> Vec<Vec<(u8, u8, f64)>> {
@@ -384,6 +457,9 @@ impl Compiled {
                     }
                     let circuit = hemisphere * 256 + usize::from(column);
                     let (group, position) = self.circuit_group[circuit];
+                    if self.bypass[circuit] && kinds.contains(&0) {
+                        route.triggers.push(group);
+                    }
                     for &kind in kinds {
                         if !self.inputs_enabled[circuit][kind] {
                             continue;

@@ -31,6 +31,24 @@ pub struct TransferCurves {
     /// read `256 + 10 |x|` for the input's slope x in mV/us.
     #[serde(default = "default_madc_mv_per_lsb")]
     pub madc_mv_per_lsb: f64,
+    /// Adaptation time constant of a delay pair's trigger: tau_w (us) = this / (`i_bias_adapt_tau` +
+    /// `bias_offset_lsb`). 2400 (the synaptic curve's constant, chosen) puts 2.36 us at the reference's 1000.
+    #[serde(default = "default_tau_adapt_us_lsb")]
+    pub tau_adapt_us_lsb: f64,
+    /// Adaptation strength of a delay pair's trigger: the adaptation charged during a hold, per us, per mV of
+    /// `rest - hold`, at `i_bias_adapt_a` 1000 (proportional to it). 0.36 (chosen) gives the rebound peak of
+    /// about 0.095 (rest - hold) at 3.2 us after release, and with the threshold at the midpoint of rest and
+    /// peak a delay of about `counts / 8 + 2` us (spec hardware-reference §4.1).
+    #[serde(default = "default_adapt_a_per_us")]
+    pub adapt_a_per_us: f64,
+}
+
+fn default_tau_adapt_us_lsb() -> f64 {
+    2400.0
+}
+
+fn default_adapt_a_per_us() -> f64 {
+    0.36
 }
 
 fn default_madc_mv_per_lsb() -> f64 {
@@ -78,6 +96,34 @@ pub struct Noise {
     pub madc_lsb: f64,
 }
 
+/// Fixed pattern and noise of the delay pairs (DelGrad's delay element, spec hardware-reference §4.1). Absent
+/// in old profile files: then all zero, as in `ideal`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PairMagnitudes {
+    /// Relative std (log-normal) of a pair's factor on its hold time (slope mismatch of the delay map; chosen,
+    /// 1 %: the reference fits a map per pair because pairs differ, §4.1 stage 3).
+    pub clock_rel: f64,
+    /// Relative std (log-normal) of a pair's factor on its adaptation strength (offset mismatch of the delay
+    /// map through the rebound's latency; chosen, 15 %).
+    pub rebound_rel: f64,
+    /// Fraction of "weak" pairs, whose rebound is scaled by `weak_factor` (chosen, 3 %): they never reach a
+    /// usable threshold, and calibration must list them as failed.
+    pub weak_fraction: f64,
+    /// The rebound factor of a weak pair (chosen, 0.2).
+    pub weak_factor: f64,
+    /// Std (mV) of the offsets of the adaptation reference and adaptation leak potentials (as
+    /// `mismatch.potential_mv`).
+    pub adapt_potential_mv: f64,
+    /// Relative std (log-normal) of a pair's factor on its adaptation time constant (chosen, 10 %).
+    pub tau_adapt_rel: f64,
+    /// Std (ns) of the trial-to-trial jitter of a hold's length (60 ns: the hardware-aware configs' delay
+    /// jitter of 0.01 model units x 6 us, spec hardware-reference §6).
+    pub jitter_ns: f64,
+    /// Probability that a trigger loses its delayed spike (chosen, 0.002: "occasional missing outputs").
+    pub miss_probability: f64,
+}
+
 /// A chip profile.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -90,6 +136,9 @@ pub struct ChipProfile {
     pub mismatch: Mismatch,
     /// Trial-to-trial noise.
     pub noise: Noise,
+    /// Delay pairs' fixed pattern and noise.
+    #[serde(default)]
+    pub pairs: PairMagnitudes,
 }
 
 /// A profile file that cannot be used. The cause of a failed read or parse is the source.
@@ -132,6 +181,8 @@ impl ChipProfile {
             gain_mv_per_us_lsb: 0.61,
             cadc_mv_per_lsb: 4.5,
             madc_mv_per_lsb: 2.0,
+            tau_adapt_us_lsb: default_tau_adapt_us_lsb(),
+            adapt_a_per_us: default_adapt_a_per_us(),
         }
     }
 
@@ -149,6 +200,7 @@ impl ChipProfile {
                 cadc_offset_lsb: 0.0,
             },
             noise: Noise { threshold_mv: 0.0, spike_time_ns: 0.0, cadc_lsb: 0.0, madc_lsb: 0.0 },
+            pairs: PairMagnitudes::default(),
         }
     }
 
@@ -166,6 +218,16 @@ impl ChipProfile {
                 cadc_offset_lsb: 8.0,
             },
             noise: Noise { threshold_mv: 4.8, spike_time_ns: 10.0, cadc_lsb: 1.0, madc_lsb: 1.0 },
+            pairs: PairMagnitudes {
+                clock_rel: 0.01,
+                rebound_rel: 0.15,
+                weak_fraction: 0.03,
+                weak_factor: 0.2,
+                adapt_potential_mv: 18.0,
+                tau_adapt_rel: 0.10,
+                jitter_ns: 60.0,
+                miss_probability: 0.002,
+            },
         }
     }
 
@@ -199,13 +261,15 @@ impl ChipProfile {
             ("curves.gain_mv_per_us_lsb", c.gain_mv_per_us_lsb),
             ("curves.cadc_mv_per_lsb", c.cadc_mv_per_lsb),
             ("curves.madc_mv_per_lsb", c.madc_mv_per_lsb),
+            ("curves.tau_adapt_us_lsb", c.tau_adapt_us_lsb),
+            ("curves.adapt_a_per_us", c.adapt_a_per_us),
         ];
         for (key, v) in positive {
             if !(v > 0.0 && v.is_finite()) {
                 return Err(format!("{key} must be a positive number, got {v}"));
             }
         }
-        let (m, n) = (&self.mismatch, &self.noise);
+        let (m, n, d) = (&self.mismatch, &self.noise, &self.pairs);
         let non_negative = [
             ("mismatch.tau_mem_rel", m.tau_mem_rel),
             ("mismatch.tau_syn_rel", m.tau_syn_rel),
@@ -217,6 +281,12 @@ impl ChipProfile {
             ("noise.spike_time_ns", n.spike_time_ns),
             ("noise.cadc_lsb", n.cadc_lsb),
             ("noise.madc_lsb", n.madc_lsb),
+            ("pairs.clock_rel", d.clock_rel),
+            ("pairs.rebound_rel", d.rebound_rel),
+            ("pairs.weak_factor", d.weak_factor),
+            ("pairs.adapt_potential_mv", d.adapt_potential_mv),
+            ("pairs.tau_adapt_rel", d.tau_adapt_rel),
+            ("pairs.jitter_ns", d.jitter_ns),
         ];
         for (key, v) in non_negative {
             if !(v >= 0.0 && v.is_finite()) {
@@ -226,6 +296,11 @@ impl ChipProfile {
         for (key, v) in [("mismatch.gain_rel", m.gain_rel), ("mismatch.synapse_rel", m.synapse_rel)] {
             if v >= 0.5 {
                 return Err(format!("{key} must be below 0.5 (gains must stay positive), got {v}"));
+            }
+        }
+        for (key, v) in [("pairs.weak_fraction", d.weak_fraction), ("pairs.miss_probability", d.miss_probability)] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(format!("{key} must be a probability (0 to 1), got {v}"));
             }
         }
         Ok(())
@@ -252,6 +327,17 @@ mod tests {
         std::fs::write(&path, yaml_serde::to_string(&p).unwrap()).unwrap();
         let e = ChipProfile::load(&path).unwrap_err().to_string();
         assert!(e.contains("bad.yaml") && e.contains("mismatch.gain_rel"), "{e}");
+        // A file written before the delay pairs (no `pairs` section, no adaptation curves) still loads.
+        let mut old = yaml_serde::to_value(ChipProfile::default_chip()).unwrap();
+        let map = old.as_mapping_mut().unwrap();
+        map.remove("pairs").unwrap();
+        let curves = map.get_mut("curves").unwrap().as_mapping_mut().unwrap();
+        curves.remove("tau_adapt_us_lsb").unwrap();
+        curves.remove("adapt_a_per_us").unwrap();
+        std::fs::write(&path, yaml_serde::to_string(&old).unwrap()).unwrap();
+        let loaded = ChipProfile::load(&path).unwrap();
+        assert_eq!(loaded.pairs, PairMagnitudes::default());
+        assert_eq!(loaded.curves, ChipProfile::default_chip().curves);
         std::fs::write(&path, "name: x\ncurves: 3\n").unwrap();
         assert!(ChipProfile::load(&path).unwrap_err().to_string().contains("bad.yaml"));
     }
