@@ -106,6 +106,21 @@ pub enum ChipError {
         #[source]
         source: bss2_calibration::calibrate::CalibrationError,
     },
+    /// Calibrating the chip's delay pairs failed.
+    #[error("calibrating the delay pairs of {chip}")]
+    CalibratingDelays {
+        /// The chip's identity.
+        chip: String,
+        /// Why.
+        #[source]
+        source: bss2_calibration::delays::DelayError,
+    },
+    /// A calibration file has no delay section, but the network needs one: calibrate with `--delays`.
+    #[error("{}: no delay calibration in it (make one with `bss2 calibrate --delays`)", path.display())]
+    NoDelayCalibration {
+        /// The calibration file.
+        path: PathBuf,
+    },
     /// The backend's own configuration does not decode (a bug: please report it).
     #[error("the neuron configuration written for circuit {circuit} does not decode")]
     Configuration {

@@ -14,9 +14,11 @@ use crate::substrate::Substrate;
 use crate::text::Excerpt;
 use anyhow::{Context, bail};
 use bss2_calibration::calibrate::Targets;
+use bss2_calibration::delays::DelayCalibration;
 use bss2_calibration::file::CalibrationFile;
 use bss2_calibration::{CIRCUITS, Parameter};
 use bss2_firmware_sim::serve::ServerFaults;
+use bss2_protocol::delay_pair::{DelayPair, PAIRS};
 
 /// Measure every neuron circuit of a chip and fit its CapMem values to targets; writes a calibration file.
 #[derive(Debug, clap::Args)]
@@ -42,6 +44,10 @@ pub struct Cmd {
     /// Where to write the calibration (JSON).
     #[arg(long)]
     out: PathBuf,
+    /// Calibrate the 128 delay pairs too (DelGrad's delay elements): their CapMem values and each pair's map from
+    /// delay to refractory counts, saved in the file's `delays` section; prints every pair and the failed ones.
+    #[arg(long)]
+    delays: bool,
     /// Calibrate even if a cached calibration of the same request exists.
     #[arg(long)]
     force: bool,
@@ -114,7 +120,11 @@ impl Cmd {
         let hx = super::hx_endpoint(&self.substrate)?;
         let chip = Chip::open(location, hx.as_ref(), self.chip_seed, &self.faults)?;
         let started = Instant::now();
-        let (file, origin) = calibrating::obtain(&chip, &targets, self.force)?;
+        let (file, origin) = if self.delays {
+            calibrating::obtain_with_delays(&chip, &targets, self.force)?
+        } else {
+            calibrating::obtain(&chip, &targets, self.force)?
+        };
         file.save(&self.out)?;
         if origin == Origin::Cached {
             say(format!(
@@ -127,6 +137,9 @@ impl Cmd {
             say(format!("calibrated {} in {seconds:.1} s; written to {}", file.chip, self.out.display()))?;
         }
         say(table(&file))?;
+        if let Some(delays) = &file.delays {
+            say(delay_table(delays))?;
+        }
         if let Some(dir) = &self.report {
             write_report(&file, dir)?;
             let count = Parameter::COUNT;
@@ -186,6 +199,35 @@ fn table(file: &CalibrationFile) -> String {
             "\n{} circuits missed a target (listed with reasons in the file): {circuits:?}",
             circuits.len()
         );
+    }
+    out
+}
+
+/// Every delay pair's map (or failure) and CapMem values, then the failed pairs with their reasons.
+fn delay_table(delays: &DelayCalibration) -> String {
+    let mut out = format!(
+        "{:>4} {:>10} {:>10} {:>9} {:>9}  {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}",
+        "pair", "offset_us", "slope_us", "at 50", "at 250", "leak", "a_ref", "a_leak", "thresh", "hold", "reset"
+    );
+    for (p, r) in delays.pairs.iter().enumerate() {
+        let v = &r.capmem;
+        let map = match &r.map {
+            Some(m) => {
+                let (lo, hi) = m.range_us();
+                format!("{:>10.4} {:>10.5} {lo:>9.3} {hi:>9.3}", m.offset_us, m.slope_us)
+            }
+            None => format!("{:>10} {:>10} {:>9} {:>9}", "failed", "-", "-", "-"),
+        };
+        let _ = write!(
+            out,
+            "\n{p:>4} {map}  {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}",
+            v.v_leak, v.v_adapt_ref, v.v_adapt_leak, v.v_threshold, v.hold_reset, v.trigger_reset
+        );
+    }
+    let failed: Vec<(DelayPair, &str)> = delays.failed().collect();
+    let _ = write!(out, "\n{} of {} delay pairs usable; {} failed", delays.used().count(), PAIRS, failed.len());
+    for (pair, reason) in failed {
+        let _ = write!(out, "\n  pair {}: {reason}", pair.index());
     }
     out
 }
