@@ -8,8 +8,9 @@ use crate::config::Config;
 use crate::data::Split;
 use crate::forward::Placement;
 use crate::inference;
+use crate::network::Network;
 use crate::substrate::Substrate;
-use crate::train::chip_run::run_calibration;
+use crate::train::chip_run::{delay_calibration, run_calibration};
 use crate::train::run_dir::RunDir;
 use anyhow::Context;
 use bss2_firmware_sim::serve::ServerFaults;
@@ -85,7 +86,8 @@ impl ChipArgs {
     /// on a chip brings its chip seed and, where it was made for this chip, its calibration.json, unless
     /// --chip-seed or --calibration say otherwise.
     pub fn placement(&self, dir: &RunDir, substrate: Option<Substrate>) -> anyhow::Result<Placement> {
-        let trained_on = Config::load(&dir.config()).ok().filter(|c| !c.training.substrate.is_simulation());
+        let run_config = Config::load(&dir.config()).ok();
+        let trained_on = run_config.as_ref().filter(|c| !c.training.substrate.is_simulation());
         let substrate =
             substrate.or_else(|| trained_on.as_ref().map(|c| c.training.substrate.clone())).unwrap_or_default();
         let Substrate::Chip(location) = &substrate else { return Ok(Placement::Simulation) };
@@ -96,6 +98,9 @@ impl ChipArgs {
         if settings.calibration.is_none() {
             settings.calibration = run_calibration(dir, &chip.identity());
         }
+        let needs_delays =
+            run_config.as_ref().is_some_and(|c| Network::new(&c.layout, 0).delay_layers().next().is_some());
+        settings.delays = delay_calibration(settings.calibration.as_ref(), &chip, needs_delays)?;
         Ok(Placement::chip(chip, settings))
     }
 }

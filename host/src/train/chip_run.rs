@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use bss2_calibration::delays::DelayCalibration;
 use bss2_calibration::file::CalibrationFile;
 use bss2_firmware_sim::serve::ServerFaults;
 use bss2_protocol::transport::Endpoint;
@@ -65,6 +66,20 @@ pub fn run_calibration(dir: &RunDir, identity: &str) -> Option<(PathBuf, Calibra
     (file.chip == identity).then_some((own, file))
 }
 
+/// The delay calibration a network with delays gets from its chip's calibration file (checked to be for `chip`);
+/// without a file (nominal values) none, and the pairs run at their nominal values with the reference's map; a
+/// file without a delay section is refused for a network with delays.
+pub fn delay_calibration(
+    calibration: Option<&(PathBuf, CalibrationFile)>,
+    chip: &Chip,
+    needs_delays: bool,
+) -> Result<Option<DelayCalibration>, ChipError> {
+    match calibration {
+        Some((path, file)) if needs_delays => Ok(Some(calibrating::delays_in(file, path, chip)?)),
+        _ => Ok(None),
+    }
+}
+
 /// Where the run's forward passes happen: the simulation, or the config's chip calibrated as chosen (a
 /// calibration used is copied into the run's folder).
 pub fn open(config: &Config, dir: &RunDir, options: &ChipOptions) -> Result<Box<dyn ForwardPass>, ChipError> {
@@ -73,7 +88,7 @@ pub fn open(config: &Config, dir: &RunDir, options: &ChipOptions) -> Result<Box<
     };
     // The mapping needs only the network's shape; a network the chip cannot run is refused before calibrating.
     let network = Network::new(&config.layout, config.training.seed);
-    ChipMapping::new(&network)?;
+    let needs_delays = !ChipMapping::new(&network)?.pairs.is_empty();
     let chip = Chip::open(location, options.hx_endpoint.as_ref(), config.training.chip_seed, &options.faults)?;
     let mut settings =
         ChipSettings { retries: options.retries.max(1), timeout: options.timeout, ..ChipSettings::default() };
@@ -86,12 +101,16 @@ pub fn open(config: &Config, dir: &RunDir, options: &ChipOptions) -> Result<Box<
                 .ok_or_else(|| ChipError::Unsupported("a network without a NeuronLayer".into()))?;
             let own = dir.calibration();
             let file = match run_calibration(dir, &chip.identity()) {
-                Some((_, file)) if file.targets == targets => {
+                Some((_, file)) if file.targets == targets && (file.delays.is_some() || !needs_delays) => {
                     tracing::info!("using the run's calibration {}", own.display());
                     file
                 }
                 _ => {
-                    let (file, origin) = calibrating::obtain(&chip, &targets, false)?;
+                    let (file, origin) = if needs_delays {
+                        calibrating::obtain_with_delays(&chip, &targets, false)?
+                    } else {
+                        calibrating::obtain(&chip, &targets, false)?
+                    };
                     if origin == Origin::Measured && !file.failures.is_empty() {
                         tracing::warn!(
                             "{} calibration targets were missed (the circuits are listed in {})",
@@ -106,5 +125,6 @@ pub fn open(config: &Config, dir: &RunDir, options: &ChipOptions) -> Result<Box<
             Some((own, file))
         }
     };
+    settings.delays = delay_calibration(settings.calibration.as_ref(), &chip, needs_delays)?;
     Ok(Box::new(ChipBackend::new(&network, chip, settings)?))
 }
