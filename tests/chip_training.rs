@@ -87,32 +87,38 @@ fn served_training_with_link_faults_equals_the_embedded_run() {
     assert!(last > 0.6, "validation accuracy after {EPOCHS} epochs: {last}");
 }
 
-#[test]
-fn a_killed_chip_run_continues_to_the_same_result() {
-    let tmp = tempfile::tempdir().unwrap();
-    let config = config(tmp.path(), "emulator");
-    let (whole, killed) = (tmp.path().join("whole"), tmp.path().join("killed"));
-    succeeded(&train(&config, &whole, &[]));
-    let mut child = bss2()
-        .arg("train")
-        .arg(&config)
-        .args(["--chip-seed", "2", "--no-calibration", "--output"])
-        .arg(&killed)
-        .spawn()
-        .unwrap();
-    // Kill at a moment that varies from run to run, after epoch 1 was saved.
+/// Trains `config` with `args` into `whole`, and again into `killed`, SIGKILLed at a moment that varies from run
+/// to run after epoch 1 was saved, then continued (with `continue_args`): both end with the same metrics and
+/// network. Calibrations are cached in `cache`.
+fn kill_and_continue(config: &Path, args: &[&str], continue_args: &[&str], cache: &Path, whole: &Path, killed: &Path) {
+    let bss2 = || {
+        let mut cmd = bss2();
+        cmd.env("BSS2_CACHE_DIR", cache);
+        cmd
+    };
+    succeeded(&bss2().arg("train").arg(config).args(args).arg("--output").arg(whole).output().unwrap());
+    let mut child = bss2().arg("train").arg(config).args(args).arg("--output").arg(killed).spawn().unwrap();
     let pid = std::process::id() as u64;
     let started = Instant::now();
-    while metrics_rows(&killed) < 3 && started.elapsed() < Duration::from_secs(300) {
+    while metrics_rows(killed) < 3 && started.elapsed() < Duration::from_secs(300) {
         std::thread::sleep(Duration::from_millis(1));
     }
     std::thread::sleep(Duration::from_millis(pid % 300));
     child.kill().unwrap(); // SIGKILL on Unix
     child.wait().unwrap();
     assert!(!killed.join("summary.json").exists(), "the run finished before it was killed; the test proves nothing");
-    succeeded(&bss2().arg("continue").arg(&killed).arg("--no-calibration").output().unwrap());
-    assert_eq!(metrics(&whole), metrics(&killed));
-    assert_eq!(network(&whole).tensors, network(&killed).tensors);
+    succeeded(&bss2().arg("continue").arg(killed).args(continue_args).output().unwrap());
+    assert_eq!(metrics(whole), metrics(killed));
+    assert_eq!(network(whole).tensors, network(killed).tensors);
+}
+
+#[test]
+fn a_killed_chip_run_continues_to_the_same_result() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = config(tmp.path(), "emulator");
+    let (whole, killed) = (tmp.path().join("whole"), tmp.path().join("killed"));
+    let args = ["--chip-seed", "2", "--no-calibration"];
+    kill_and_continue(&config, &args, &["--no-calibration"], &tmp.path().join("cache"), &whole, &killed);
 
     // Inference of a chip-trained run runs on its chip (chip seed 2) by default: the test accuracy comes back
     // within the chip's run-to-run noise (another chip seed would lose tens of points uncalibrated).
@@ -225,4 +231,50 @@ fn a_network_trained_in_simulation_is_fine_tuned_on_the_chip() {
     // ... and the run keeps its simulation settings.
     let saved = std::fs::read_to_string(delays.join("config.yaml")).unwrap();
     assert!(saved.contains("substrate: sim"), "{saved}");
+}
+
+/// DelGrad's hardware experiment (configs/yin_yang_chip_delays.yaml) at EPOCHS epochs.
+fn delays_config(dir: &Path, hidden: usize) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../configs/yin_yang_chip_delays.yaml"))
+        .unwrap()
+        .replace("epoch_number: 300", &format!("epoch_number: {EPOCHS}"))
+        .replace("size: 30", &format!("size: {hidden}"));
+    let path = dir.join(format!("delays_{hidden}.yaml"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn a_killed_delay_run_on_a_calibrated_chip_continues_to_the_same_result() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = delays_config(tmp.path(), 30);
+    let (whole, killed) = (tmp.path().join("whole"), tmp.path().join("killed"));
+    // Both runs calibrate the default chip's neurons and delay pairs (once: the second finds them in the cache).
+    kill_and_continue(&config, &["--chip-seed", "2"], &[], &tmp.path().join("cache"), &whole, &killed);
+    let calibration: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(whole.join("calibration.json")).unwrap()).unwrap();
+    let pairs = calibration["delays"]["pairs"].as_array().unwrap();
+    assert_eq!(pairs.len(), 128);
+    // The delays trained: the pairs' counts moved with them, and the network learns.
+    let last = metrics(&whole).last().unwrap().split(',').nth(4).unwrap().parse::<f64>().unwrap();
+    assert!(last > 0.6, "validation accuracy after {EPOCHS} epochs: {last}");
+}
+
+#[test]
+fn a_network_needing_more_delay_pairs_than_the_chip_has_is_refused_before_calibrating() {
+    let tmp = tempfile::tempdir().unwrap();
+    // 150 delayed hidden neurons and 20 delayed input copies: 170 pairs, and 153 neurons beside them.
+    let config = delays_config(tmp.path(), 150);
+    let out = bss2()
+        .arg("train")
+        .arg(&config)
+        .arg("--output")
+        .arg(tmp.path().join("run"))
+        .env("BSS2_CACHE_DIR", tmp.path().join("cache"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("170 delay pairs") && stderr.contains("128 usable pairs"), "{stderr}");
+    assert!(!stderr.contains("panicked") && !tmp.path().join("cache").exists(), "nothing was calibrated: {stderr}");
 }
