@@ -10,6 +10,7 @@ pub mod config;
 pub mod delays;
 pub mod device;
 pub mod inspect;
+pub mod inspect_delays;
 pub mod layout;
 pub mod mapping;
 pub mod targets;
