@@ -134,7 +134,8 @@ mod tests {
             let d = chip.delay_us(pair, &v, counts).unwrap();
             assert!((d - counts_us(counts) - 1.89).abs() < 0.01, "{counts}: {d}");
         }
-        // The reference's uncalibrated threshold (650 LSB) lies above the peak: no pair fires.
-        assert!(true_delays(&ChipProfile::ideal(), 1, &[PairCapMem::NOMINAL; 128], 100).iter().all(Option::is_none));
+        // The nominal threshold is that midpoint: an uncalibrated ideal chip's pairs all fire.
+        assert_eq!(PairCapMem::NOMINAL.v_threshold, 616);
+        assert!(true_delays(&ChipProfile::ideal(), 1, &[PairCapMem::NOMINAL; 128], 100).iter().all(Option::is_some));
     }
 }

@@ -106,12 +106,13 @@ pub struct PairCapMem {
 }
 
 impl PairCapMem {
-    /// The reference's uncalibrated values (rest and trace near 600 and 500, threshold 650).
+    /// Uncalibrated values: the reference's biases, rest and trace near 600 and 500, and the threshold at the
+    /// midpoint of rest and rebound peak of a pair without mismatch (616; calibration finds each pair's own).
     pub const NOMINAL: PairCapMem = PairCapMem {
         v_leak: 600,
         v_adapt_ref: 500,
         v_adapt_leak: 500,
-        v_threshold: 650,
+        v_threshold: 616,
         hold_reset: 250,
         trigger_reset: 600,
         i_bias_leak: 500,
