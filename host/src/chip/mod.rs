@@ -9,6 +9,7 @@ pub mod calibrating;
 pub mod config;
 pub mod device;
 pub mod inspect;
+pub mod inspect_delays;
 pub mod layout;
 pub mod mapping;
 pub mod targets;

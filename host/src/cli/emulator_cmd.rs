@@ -23,7 +23,9 @@ enum EmulatorCommand {
     /// interrupted (Ctrl-C).
     Serve(ServeArgs),
     /// Print the true parameters of every neuron circuit (CSV, one row per circuit) with a calibration's CapMem
-    /// values, or the nominal ones of the reference's chip model (tau 6 us, threshold 2.6, 30 LSB per weight unit).
+    /// values, or the nominal ones of the reference's chip model (tau 6 us, threshold 2.6, 30 LSB per weight unit);
+    /// with --delays the true delay of every delay pair instead (CSV `pair,counts,delay_us`, `none` if it never
+    /// fires).
     Inspect(InspectArgs),
 }
 
@@ -39,20 +41,36 @@ struct InspectArgs {
     /// CapMem values from a calibration of this chip instead of the nominal ones.
     #[arg(long)]
     calibration: Option<std::path::PathBuf>,
+    /// Print the delay pairs' true (noise-free) delays instead of the circuits' parameters. Without a calibrated
+    /// delay section: the reference's nominal pair values, each threshold at the midpoint of the pair's true rest
+    /// and rebound peak.
+    #[arg(long)]
+    delays: bool,
+    /// With --delays: the refractory counts to print each pair's delay for.
+    #[arg(long, value_delimiter = ',', default_value = "50,100,150,200,250", requires = "delays")]
+    counts: Vec<u8>,
 }
 
 impl InspectArgs {
     fn run(self) -> anyhow::Result<()> {
         let profile = load_profile(&self.profile)?;
-        let values = match &self.calibration {
-            None => crate::chip::inspect::nominal_circuit_values(&profile),
+        let file = match &self.calibration {
+            None => None,
             Some(path) => {
                 let file = bss2_calibration::file::CalibrationFile::load(path)?;
                 file.check_chip(path, &crate::chip::targets::emulator_identity(&profile, self.chip_seed))?;
-                file.values
+                Some(file)
             }
         };
-        let csv = crate::chip::inspect::inspect_csv(&profile, self.chip_seed, &values);
+        let csv = if self.delays {
+            crate::chip::inspect_delays::inspect_delays_csv(&profile, self.chip_seed, file.as_ref(), &self.counts)
+        } else {
+            let values = match file {
+                None => crate::chip::inspect::nominal_circuit_values(&profile),
+                Some(file) => file.values,
+            };
+            crate::chip::inspect::inspect_csv(&profile, self.chip_seed, &values)
+        };
         match std::io::stdout().lock().write_all(csv.as_bytes()) {
             // A reader that stops early (`| head`) is not an error.
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
