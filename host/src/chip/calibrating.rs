@@ -83,7 +83,7 @@ fn measure_delays(chip: &Chip, settings: &DelaySettings) -> Result<DelayCalibrat
             last_stage = stage.to_string();
         }
     })
-    .map_err(|source| ChipError::CalibratingDelays { chip: identity.clone(), source })?;
+    .map_err(|source| ChipError::CalibratingDelays { chip: identity.clone(), source: Box::new(source) })?;
     let failed = result.failed().count();
     tracing::info!(
         "calibrated the delay pairs of {identity} in {:.1} s: {} usable, {failed} failed",

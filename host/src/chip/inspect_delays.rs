@@ -17,10 +17,9 @@ pub fn pair_values(chip: &ChipDelays, calibration: Option<&CalibrationFile>) -> 
     calibration.and_then(calibrated_pair_values).unwrap_or_else(|| nominal_pair_values(chip))
 }
 
-/// The pairs' CapMem values stored in a calibration file. A calibration file has no delay section yet
-/// (issue 13 §2 adds it): until then there are none.
-pub fn calibrated_pair_values(_file: &CalibrationFile) -> Option<Vec<PairCapMem>> {
-    None
+/// The pairs' CapMem values stored in a calibration file's delay section, if it has one.
+pub fn calibrated_pair_values(file: &CalibrationFile) -> Option<Vec<PairCapMem>> {
+    file.delays.as_ref().map(|d| d.capmem())
 }
 
 /// [`PairCapMem::NOMINAL`] with each pair's threshold at the midpoint of its true rest and rebound peak.

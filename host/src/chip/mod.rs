@@ -113,7 +113,7 @@ pub enum ChipError {
         chip: String,
         /// Why.
         #[source]
-        source: bss2_calibration::delays::DelayError,
+        source: Box<bss2_calibration::delays::DelayError>,
     },
     /// A calibration file has no delay section, but the network needs one: calibrate with `--delays`.
     #[error("{}: no delay calibration in it (make one with `bss2 calibrate --delays`)", path.display())]
