@@ -52,6 +52,8 @@ pub struct FitLimits {
     pub max_rms_us: f64,
     /// Accepted slopes (us per count).
     pub slope_us: (f64, f64),
+    /// Delays (us) the map must realise (within half a count).
+    pub required_us: (f64, f64),
 }
 
 /// Least-squares line `y = offset + slope x`, and its rms residual; None without two distinct x.
@@ -101,6 +103,11 @@ pub fn fit_sweep(runs: &[(u8, Option<f64>)], limits: &FitLimits) -> Result<Delay
     if !(map.slope_us >= lo && map.slope_us <= hi) {
         return Err(format!("bad fit: slope {:.4} us per count (expected {lo}..{hi})", map.slope_us));
     }
+    let ((shortest, longest), (from, to)) = (map.range_us(), limits.required_us);
+    let half = 0.5 * map.slope_us;
+    if shortest > from + half || longest < to - half {
+        return Err(format!("realises {shortest:.2}..{longest:.2} us, not all of {from}..{to} us"));
+    }
     Ok(map)
 }
 
@@ -128,7 +135,7 @@ mod tests {
 
     #[test]
     fn sweeps_fit_a_line_and_bad_pairs_say_why() {
-        let limits = FitLimits { max_rms_us: 0.2, slope_us: (0.06, 0.26) };
+        let limits = FitLimits { max_rms_us: 0.2, slope_us: (0.06, 0.26), required_us: (8.5, 33.0) };
         let noise = [0.05, -0.05, 0.02, -0.02];
         let mut runs: Vec<(u8, Option<f64>)> = (0..4)
             .flat_map(|r| (50..=250).step_by(50).map(move |c| (c as u8, Some(MAP.delay_us(c as u8) + noise[r]))))
@@ -150,5 +157,8 @@ mod tests {
         assert!(fit_sweep(&scattered, &limits).unwrap_err().contains("rms residual 0.5"));
         let flat: Vec<_> = runs.iter().map(|r| (r.0, Some(10.0))).collect();
         assert!(fit_sweep(&flat, &limits).unwrap_err().contains("slope 0.0000"));
+        let late: Vec<_> = (50..=250).step_by(50).map(|c| (c as u8, Some(2.5 + 0.128 * f64::from(c)))).collect();
+        let e = fit_sweep(&late, &limits).unwrap_err();
+        assert_eq!(e, "realises 8.90..34.50 us, not all of 8.5..33 us");
     }
 }

@@ -29,6 +29,9 @@ pub struct DelaySettings {
     pub hold_code: f64,
     /// The trigger's reset (MADC codes): the reference's 600 is about 570.
     pub trigger_reset_code: f64,
+    /// The pair's membrane time constant (us). The nominal 0.925 gives a latency of 1.9 us; requests of
+    /// `required_us` fit counts 50..250 best with a latency near 1.55 us (at 0.128 us per count), which 0.75 gives.
+    pub tau_m_us: f64,
     /// Adaptation trace at rest (MADC codes; reference 500).
     pub trace_code: f64,
     /// Membrane rest (MADC codes; reference 600).
@@ -44,6 +47,9 @@ pub struct DelaySettings {
     pub max_rms_us: f64,
     /// Accepted slopes (us per count): half to twice the nominal 0.128.
     pub slope_us: (f64, f64),
+    /// The delays (us) every used pair must realise within counts 50..250 (the reference's range, 8.25..33.25
+    /// us, a little inside): a pair whose map does not cover them fails.
+    pub required_us: (f64, f64),
 }
 
 impl Default for DelaySettings {
@@ -52,6 +58,7 @@ impl Default for DelaySettings {
         DelaySettings {
             hold_code: 240.0,
             trigger_reset_code: 570.0,
+            tau_m_us: 0.75,
             trace_code: 500.0,
             rest_code: 600.0,
             min_rebound_mv: 25.0,
@@ -59,6 +66,7 @@ impl Default for DelaySettings {
             repetitions: 12,
             max_rms_us: 0.2,
             slope_us: (0.064, 0.256),
+            required_us: (8.5, 33.0),
         }
     }
 }
@@ -180,7 +188,11 @@ pub fn calibrate<C: Chip + ?Sized>(
             }
         }
     }
-    let limits = map::FitLimits { max_rms_us: settings.max_rms_us, slope_us: settings.slope_us };
+    let limits = map::FitLimits {
+        max_rms_us: settings.max_rms_us,
+        slope_us: settings.slope_us,
+        required_us: settings.required_us,
+    };
     let pairs = (0..PAIRS)
         .map(|p| {
             let fitted = match &failures[p] {

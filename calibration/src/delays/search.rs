@@ -1,10 +1,13 @@
 //! Stages 1 and 2 of the delay calibration: successive binary searches of the pairs' CapMem cells, all pairs at
 //! once, each step one trace program (every pair's trigger recorded in turn).
 //!
-//! Stage 1 (pre-calibration) puts the two reset levels of every pair at their targets: the hold level (the
-//! delay compartment's reset, which the membrane is held at during the delay: the rebound that fires the trigger
-//! grows with rest minus hold, so its mismatch would spread the pairs' latencies) and the trigger's reset (where
-//! the membrane restarts after the delayed spike, so that a pair used again soon starts from the same place).
+//! Stage 1 (pre-calibration, as the reference's calix pass over the pair circuits) puts three things of every
+//! pair at their targets: the hold level (the delay compartment's reset, which the membrane is held at during
+//! the delay: the rebound that fires the trigger grows with rest minus hold), the trigger's reset (where the
+//! membrane restarts after the delayed spike, so that a pair used again soon starts from the same place), and the
+//! pair's membrane time constant (the trigger's leak bias): the rebound's shape, and so the pair's latency, scales
+//! with it, and its mismatch (tens of percent) would spread the latencies beyond what the counts can absorb at the
+//! ends of the range.
 //! Stage 2 sets the trigger's working point as the reference's `calibDelays` does: adaptation trace, rest, then
 //! the threshold at the midpoint of rest and rebound peak.
 
@@ -14,7 +17,9 @@ use bss2_protocol::delay_pair::{MIN_COUNTS, PAIRS, PairCapMem};
 use super::measure::{PairRecording, Segment, code, count_us, traces};
 use super::{DelayError, DelaySettings, Stage};
 use crate::calibrate::Progress;
+use crate::fit::{Relaxation, fit};
 use crate::measure::{Chip, MADC_MV_PER_LSB, Trace};
+use crate::values::capmem_value;
 
 /// Selects one CapMem cell of a pair's values.
 type Field = fn(&mut PairCapMem) -> &mut u16;
@@ -173,7 +178,68 @@ pub fn pre_calibrate<C: Chip + ?Sized>(
             Ok(above(&levels(chip, &firing, &reset_segment, (0.2, 2.0))?, &reset_targets))
         },
         progress,
-    )
+    )?;
+    membrane_time_constant(chip, values, failures, settings, progress)
+}
+
+/// Rounds of the membrane time constant's search.
+const TAU_ROUNDS: usize = 4;
+
+/// The pair's membrane time constant (us) from the relaxation after a hold without adaptation; NaN if no fit.
+/// The release is found in the trace (the first sample 10 mV above the hold level): the hold's length differs
+/// from pair to pair and from trial to trial, and a flat stretch inside the fit would bias it.
+fn relaxation_tau(r: &PairRecording) -> f64 {
+    let hold = window_mean(&r.trace, 0.5, hold_us() - 1.0);
+    let samples = r.trace.t.iter().copied().zip(r.trace.v.iter().copied());
+    let Some((released, _)) = samples.clone().find(|&(t, v)| t > 0.5 && v > hold + 10.0) else { return f64::NAN };
+    let (t, v): (Vec<f64>, Vec<f64>) = samples.filter(|&(t, _)| t >= released).map(|(t, v)| (t - released, v)).unzip();
+    if t.len() < 10 {
+        return f64::NAN;
+    }
+    let last = v[v.len() - 1];
+    let r = fit(&Relaxation, &t, &v, &[last, v[0] - last, 1.0]);
+    if r.converged && r.params[2] > 0.0 && r.rms < 10.0 { r.params[2] } else { f64::NAN }
+}
+
+/// The trigger's leak bias, so that the pair's membrane time constant is the target: a leak current's time
+/// constant goes as `1 / (bias + 15)`, so each round scales `bias + 15` by measured over target.
+fn membrane_time_constant<C: Chip + ?Sized>(
+    chip: &mut C,
+    values: &mut [PairCapMem],
+    failures: &mut [Option<String>],
+    settings: &DelaySettings,
+    progress: Progress,
+) -> Result<(), DelayError<C::Error>> {
+    let segment = Segment { stimulus: true, before_us: 0.5, after_us: hold_us() + 6.0, ..REST };
+    let mut measured = vec![f64::NAN; PAIRS];
+    for round in 0..TAU_ROUNDS {
+        progress(Stage::PreCalibration.name(), round + 1, TAU_ROUNDS);
+        let passive: Vec<PairCapMem> = values.iter().map(|&x| PairCapMem { i_bias_adapt_a: 0, ..x }).collect();
+        let recordings = traces(chip, &passive, HOLD_COUNTS, &segment)
+            .map_err(|source| DelayError::Chip { stage: Stage::PreCalibration, source })?;
+        measured = recordings.iter().map(relaxation_tau).collect();
+        if round + 1 < TAU_ROUNDS {
+            for (v, tau) in values.iter_mut().zip(&measured).filter(|(_, tau)| tau.is_finite()) {
+                let bias = (f64::from(v.i_bias_leak) + 15.0) * tau / settings.tau_m_us - 15.0;
+                v.i_bias_leak = capmem_value(bias.clamp(0.0, 1022.0));
+            }
+        }
+    }
+    for (p, tau) in measured.iter().enumerate() {
+        let off = (tau / settings.tau_m_us - 1.0).abs();
+        if failures[p].is_none() && !(off <= 0.05) {
+            failures[p] = Some(if tau.is_finite() {
+                format!(
+                    "{}: membrane time constant {tau:.3} us, target {} us",
+                    Stage::PreCalibration,
+                    settings.tau_m_us
+                )
+            } else {
+                format!("{}: membrane time constant not measurable", Stage::PreCalibration)
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Rest and rebound peak (MADC codes) of every pair, threshold off.

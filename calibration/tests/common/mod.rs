@@ -31,6 +31,7 @@ impl Chip for Direct {
 }
 
 /// The same targets for all circuits (time constants in us for both inputs, leak = reset).
+#[allow(dead_code)] // not every test file calibrates neurons
 pub fn uniform(tau: f64, leak: f64, threshold: f64, gain: f64) -> Targets {
     use Parameter as P;
     Targets::uniform(&Achieved::from_fn(|p| match p {

@@ -17,10 +17,9 @@ pub fn pair_values(chip: &ChipDelays, calibration: Option<&CalibrationFile>) -> 
     calibration.and_then(calibrated_pair_values).unwrap_or_else(|| nominal_pair_values(chip))
 }
 
-/// The pairs' CapMem values stored in a calibration file. A calibration file has no delay section yet
-/// (issue 13 §2 adds it): until then there are none.
-pub fn calibrated_pair_values(_file: &CalibrationFile) -> Option<Vec<PairCapMem>> {
-    None
+/// The pairs' CapMem values stored in a calibration file's delay section, if it has one.
+pub fn calibrated_pair_values(file: &CalibrationFile) -> Option<Vec<PairCapMem>> {
+    file.delays.as_ref().map(|d| d.capmem())
 }
 
 /// [`PairCapMem::NOMINAL`] with each pair's threshold at the midpoint of its true rest and rebound peak.
@@ -70,9 +69,10 @@ mod tests {
             let expected = if k % 2 == 0 { ("50", 8.3) } else { ("250", 33.9) };
             assert!(counts == expected.0 && (delay - expected.1).abs() < 0.05, "{row}");
         }
-        // On the default chip some pairs are weak; with the uncalibrated threshold nobody fires.
+        // A threshold above every rebound peak: nobody fires.
         let chip = ChipDelays::new(&ChipProfile::default_chip(), 1);
-        let none = delays_csv(&chip, &[PairCapMem::NOMINAL; 3], &[100]);
+        let high = PairCapMem { v_threshold: 700, ..PairCapMem::NOMINAL };
+        let none = delays_csv(&chip, &[high; 3], &[100]);
         assert_eq!(none, format!("{HEADER}\n0,100,none\n1,100,none\n2,100,none\n"));
     }
 }
