@@ -58,22 +58,6 @@ fn config(size: usize, threshold: f64, with_delays: bool) -> Config {
     Config::parse_str(&yaml_serde::to_string(&doc).unwrap()).unwrap()
 }
 
-/// The input times the chip really receives: rounded to whole FPGA cycles, as the backend sends them.
-fn on_cycle_grid(inputs: &Matrix, settings: &ChipSettings) -> Matrix {
-    let tu = settings.scales.time_unit_us;
-    let mut out = inputs.clone();
-    for b in 0..inputs.rows {
-        for i in 0..inputs.cols {
-            let t = &mut out.data[b * inputs.cols + i];
-            if t.is_finite() {
-                let us = settings.offset_us + (b as f64 * settings.window + *t) * tu;
-                *t = ((us * 125.0).round() / 125.0 - settings.offset_us) / tu - b as f64 * settings.window;
-            }
-        }
-    }
-    out
-}
-
 #[derive(Debug, Clone)]
 struct Case {
     size: usize,
@@ -140,7 +124,7 @@ proptest! {
                 truth.delay_us(pair, &result.capmem, counts).unwrap() / tu
             })
             .collect();
-        let grid = on_cycle_grid(&inputs, &settings);
+        let grid = common::on_cycle_grid(&inputs, &settings);
         let delayed = Matrix {
             rows: grid.rows,
             cols: 4,

@@ -46,23 +46,6 @@ fn single_layer_config(biases: &[f64], size: usize, ratio_two: bool, threshold: 
     Config::parse_str(&yaml_serde::to_string(&doc).unwrap()).unwrap()
 }
 
-/// The input times the chip really receives: rounded to whole FPGA cycles, as the backend sends them.
-fn on_cycle_grid(inputs: &Matrix, settings: &ChipSettings) -> Matrix {
-    let tu = settings.scales.time_unit_us;
-    let mut out = inputs.clone();
-    for b in 0..inputs.rows {
-        for i in 0..inputs.cols {
-            let t = &mut out.data[b * inputs.cols + i];
-            if t.is_finite() {
-                let us = settings.offset_us + (b as f64 * settings.window + *t) * tu;
-                let cycles = (us * 125.0).round();
-                *t = (cycles / 125.0 - settings.offset_us) / tu - b as f64 * settings.window;
-            }
-        }
-    }
-    out
-}
-
 #[derive(Debug, Clone)]
 struct Case {
     biases: Vec<f64>,
@@ -124,10 +107,10 @@ proptest! {
         // Bias times reach the chip on the cycle grid too.
         let mut on_grid = network.clone();
         if let Layer::Biases { times } = &mut on_grid.layers[0] {
-            let grid = on_cycle_grid(&Matrix { rows: 1, cols: times.len(), data: times.clone() }, &settings);
+            let grid = common::on_cycle_grid(&Matrix { rows: 1, cols: times.len(), data: times.clone() }, &settings);
             times.copy_from_slice(&grid.data);
         }
-        let grid_inputs = on_cycle_grid(&inputs, &settings);
+        let grid_inputs = common::on_cycle_grid(&inputs, &settings);
         let exact = on_grid.forward(&grid_inputs, &mut opts);
         let model = exact.neuron_outputs[tested].as_ref().unwrap();
         // The chip realises the model's threshold-to-gain ratio with CapMem integers, to about 1e-5 relative. Where
@@ -231,7 +214,7 @@ fn gradients_at_the_chips_measured_times_match_the_simulation_on_an_ideal_chip()
     let indices: Vec<usize> = (0..50).collect();
     let settings = ChipSettings::default();
     // The simulation sees the input times the chip receives.
-    let inputs = on_cycle_grid(&batch_inputs(&data.test, &indices), &settings);
+    let inputs = common::on_cycle_grid(&batch_inputs(&data.test, &indices), &settings);
     let labels: Vec<usize> = indices.iter().map(|&i| data.test.labels[i]).collect();
     let loss = Loss::for_config(&config);
     let mut noise = bss2_host::rng::stream(0, bss2_host::rng::Purpose::Inference, 0);

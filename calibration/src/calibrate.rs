@@ -239,27 +239,11 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
     (n > 0).then(|| if n % 2 == 1 { v[n / 2] } else { 0.5 * (v[n / 2 - 1] + v[n / 2]) })
 }
 
-/// Least-squares line `y = slope x + intercept` through points with at least two distinct x.
-fn line(points: &[(f64, f64)]) -> Option<(f64, f64)> {
-    let n = points.len() as f64;
-    if points.len() < 2 {
-        return None;
-    }
-    let (mx, my) = points.iter().fold((0.0, 0.0), |(a, b), p| (a + p.0 / n, b + p.1 / n));
-    let sxx: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
-    let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
-    if sxx < 1e-12 {
-        return None;
-    }
-    let slope = sxy / sxx;
-    slope.is_finite().then_some((slope, my - slope * mx))
-}
-
 /// Lines for all circuits. Potentials (noisy, one slope per chip: the cells' mV per LSB) share the median of the
 /// circuits' slopes, and each circuit's intercept is the mean offset of its points after dropping any more than
 /// 10 mV from their median; other quantities get each circuit's own least-squares line.
 fn lines(history: &[Vec<(f64, f64)>], shared_slope: bool) -> Vec<Option<(f64, f64)>> {
-    let own: Vec<Option<(f64, f64)>> = history.iter().map(|h| line(h)).collect();
+    let own: Vec<Option<(f64, f64)>> = history.iter().map(|h| crate::fit::line(h)).collect();
     if !shared_slope {
         return own;
     }

@@ -155,6 +155,22 @@ pub fn fit<M: Model>(model: &M, t: &[f64], y: &[f64], start: &[f64]) -> FitResul
     FitResult { params, rms, converged: report.termination.was_successful() && rms.is_finite() }
 }
 
+/// Least-squares line `y = slope x + intercept` through points with at least two distinct x.
+pub fn line(points: &[(f64, f64)]) -> Option<(f64, f64)> {
+    let n = points.len() as f64;
+    if points.len() < 2 {
+        return None;
+    }
+    let (mx, my) = points.iter().fold((0.0, 0.0), |(a, b), p| (a + p.0 / n, b + p.1 / n));
+    let sxx: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    if sxx < 1e-12 {
+        return None;
+    }
+    let slope = sxy / sxx;
+    slope.is_finite().then_some((slope, my - slope * mx))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,9 @@
 
 use std::path::Path;
 
+use bss2_host::chip::ChipSettings;
 use bss2_host::config::Config;
+use bss2_host::model::Matrix;
 use bss2_host::network::{Layer, Network};
 use bss2_host::train::run_dir::RunDir;
 use serde_json::Value;
@@ -73,6 +75,23 @@ pub fn convert(entry: &Value, dir: &Path) -> (Config, usize) {
     let run = RunDir::new(dir);
     run.write(&run.network(epoch), &bytes).unwrap();
     (config, epoch)
+}
+
+/// The input times the chip really receives: rounded to whole FPGA cycles, as the backend sends them.
+pub fn on_cycle_grid(inputs: &Matrix, settings: &ChipSettings) -> Matrix {
+    let tu = settings.scales.time_unit_us;
+    let mut out = inputs.clone();
+    for b in 0..inputs.rows {
+        for i in 0..inputs.cols {
+            let t = &mut out.data[b * inputs.cols + i];
+            if t.is_finite() {
+                let us = settings.offset_us + (b as f64 * settings.window + *t) * tu;
+                let cycles = (us * 125.0).round();
+                *t = (cycles / 125.0 - settings.offset_us) / tu - b as f64 * settings.window;
+            }
+        }
+    }
+    out
 }
 
 /// A `bss2 emulator serve` child process, killed when dropped.

@@ -58,20 +58,11 @@ pub struct FitLimits {
 
 /// Least-squares line `y = offset + slope x`, and its rms residual; None without two distinct x.
 pub fn line(points: &[(f64, f64)]) -> Option<(DelayMap, f64)> {
+    let (slope, offset) = crate::fit::line(points)?;
+    let map = DelayMap { offset_us: offset, slope_us: slope };
     let n = points.len() as f64;
-    if points.len() < 2 {
-        return None;
-    }
-    let (mx, my) = points.iter().fold((0.0, 0.0), |(a, b), p| (a + p.0 / n, b + p.1 / n));
-    let sxx: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
-    let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
-    if sxx < 1e-12 {
-        return None;
-    }
-    let slope = sxy / sxx;
-    let map = DelayMap { offset_us: my - slope * mx, slope_us: slope };
     let rms = (points.iter().map(|p| (p.1 - map.delay_us(0) - slope * p.0).powi(2)).sum::<f64>() / n).sqrt();
-    (slope.is_finite() && rms.is_finite()).then_some((map, rms))
+    rms.is_finite().then_some((map, rms))
 }
 
 /// Fits a pair's sweep: `runs` are (counts, the measured delay or None for a missing spike). A pair fails
