@@ -255,9 +255,18 @@ fn a_killed_delay_run_on_a_calibrated_chip_continues_to_the_same_result() {
         serde_json::from_str(&std::fs::read_to_string(whole.join("calibration.json")).unwrap()).unwrap();
     let pairs = calibration["delays"]["pairs"].as_array().unwrap();
     assert_eq!(pairs.len(), 128);
-    // The delays trained: the pairs' counts moved with them, and the network learns.
+    // The network learns on the chip.
     let last = metrics(&whole).last().unwrap().split(',').nth(4).unwrap().parse::<f64>().unwrap();
     assert!(last > 0.6, "validation accuracy after {EPOCHS} epochs: {last}");
+    // Inference and eval run it on its chip with the run's delay calibration; eval's measured-vs-ideal plot has
+    // the delayed spikes of both delay layers.
+    let out = bss2().arg("inference").arg(&whole).env("BSS2_CACHE_DIR", tmp.path().join("cache")).output().unwrap();
+    succeeded(&out);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("chip: "));
+    succeeded(&bss2().arg("eval").arg(&whole).env("BSS2_CACHE_DIR", tmp.path().join("cache")).output().unwrap());
+    let csv = std::fs::read_to_string(whole.join(format!("epoch_{EPOCHS}/plots/measured_vs_ideal.csv"))).unwrap();
+    let layers: std::collections::BTreeSet<&str> = csv.lines().skip(1).filter_map(|l| l.split(',').next()).collect();
+    assert_eq!(layers.len(), 4, "two NeuronLayers and two delay layers: {layers:?}");
 }
 
 #[test]

@@ -8,7 +8,6 @@ use crate::config::Config;
 use crate::data::Split;
 use crate::forward::Placement;
 use crate::inference;
-use crate::network::Network;
 use crate::substrate::Substrate;
 use crate::train::chip_run::{delay_calibration, run_calibration};
 use crate::train::run_dir::RunDir;
@@ -98,8 +97,9 @@ impl ChipArgs {
         if settings.calibration.is_none() {
             settings.calibration = run_calibration(dir, &chip.identity());
         }
-        let needs_delays =
-            run_config.as_ref().is_some_and(|c| Network::new(&c.layout, 0).delay_layers().next().is_some());
+        let needs_delays = run_config
+            .as_ref()
+            .is_some_and(|c| c.layout.layers.iter().any(|l| matches!(l.kind, crate::config::LayerKind::Delay(_))));
         settings.delays = delay_calibration(settings.calibration.as_ref(), &chip, needs_delays)?;
         Ok(Placement::chip(chip, settings))
     }
