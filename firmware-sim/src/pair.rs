@@ -138,8 +138,10 @@ impl PairPhysics {
         let adapt_leak = volts(a.v_adapt_leak) + m.adapt_leak_mv;
         let rest = leak + 0.5 * (adapt_leak - adapt_ref);
         let hold = inputs.delay.reset_mv;
-        // The trigger's leak OTA charges the joined capacitance (its own is zero).
-        let tau_mem = f64::from(inputs.delay_capacitance) / 63.0 * inputs.trigger.tau_mem_us;
+        // The trigger's leak OTA charges the joined capacitance (its own is zero). A delay compartment written
+        // with no capacitance still has its wiring's, as joined membranes do (`Compiled::capacitance`): never zero,
+        // or the crossing search would not advance.
+        let tau_mem = f64::from(inputs.delay_capacitance.max(1)) / 63.0 * inputs.trigger.tau_mem_us;
         let tau_adapt =
             curves.tau_adapt_us_lsb / (f64::from(a.i_bias_adapt_tau) + curves.bias_offset_lsb) * m.tau_adapt;
         let k_a = curves.adapt_a_per_us * f64::from(a.i_bias_adapt_a) / 1000.0 * m.rebound_factor;

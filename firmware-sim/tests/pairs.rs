@@ -315,6 +315,30 @@ fn a_pair_ignores_events_during_its_hold() {
     assert_eq!(three[1].0, once[0].0 + 5000);
 }
 
+#[test]
+fn a_pair_whose_delay_compartment_has_no_capacitance_still_runs() {
+    use bss2_protocol::containers::{NeuronConfig, UInt};
+    let pair = DelayPair::new(3).unwrap();
+    let pairs = [(pair, PairCapMem::NOMINAL, switches(100, pair))];
+    // The pair's writes, then its delay compartment's capacitance written as 0 (a hostile or careless client).
+    let delay = NeuronConfig {
+        membrane_capacitor_size: UInt::new(0).unwrap(),
+        ..bss2_protocol::delay_pair::neuron_configs(&pairs[0].2).0
+    };
+    let mut writes = setup(&pairs);
+    push(&mut writes, &delay, pair.delay_neuron());
+    let mut builder = ProgramBuilder::new();
+    builder.write_all(writes);
+    builder.systime_sync();
+    builder.timer_reset();
+    builder.spikes(&[(1000, SpikeLabel(3))]);
+    builder.wait_until(20_000);
+    let words = builder.build();
+    // The program ends (the crossing search advances); the membrane, now far faster, may or may not cross.
+    let spikes = trigger_spikes(&run(&mut Emulator::new(ChipProfile::ideal(), 1), &words));
+    assert!(spikes.len() <= 1, "{spikes:?}");
+}
+
 /// MADC samples (time in us, code) of pair 0 triggered at 8 us, reading `source`, with its threshold `threshold`.
 fn madc_trace(source: ReadoutSource, threshold: bool) -> Vec<(f64, f64)> {
     let pair = DelayPair::new(0).unwrap();
