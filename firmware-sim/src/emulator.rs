@@ -409,8 +409,17 @@ impl Emulator {
         if self.compiled.is_some() {
             return;
         }
-        let compiled =
-            Compiled::new(&self.memory, &self.profile.curves, &self.pattern, &self.threshold_noise_mv, &self.faults);
+        let (neurons, triggers) = (self.profile.noise.threshold_mv, self.profile.pairs.trigger_threshold_noise_mv);
+        // The triggers' drift is the neurons' draw rescaled: no extra draws, so every other number stays the same.
+        let trigger_scale = if neurons > 0.0 { triggers / neurons } else { 0.0 };
+        let compiled = Compiled::new(
+            &self.memory,
+            &self.profile.curves,
+            &self.pattern,
+            &self.threshold_noise_mv,
+            trigger_scale,
+            &self.faults,
+        );
         let now = self.now_us();
         if self.membranes.len() == compiled.groups.len() {
             for (m, g) in self.membranes.iter_mut().zip(&compiled.groups) {

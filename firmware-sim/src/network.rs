@@ -166,12 +166,14 @@ fn refractory_us(memory: &Memory, neuron: Neuron, backend: &NeuronBackendConfig)
 }
 
 impl Compiled {
-    /// Compiles the memory image. `threshold_noise_mv` is this run's per-circuit threshold offset.
+    /// Compiles the memory image. `threshold_noise_mv` is this run's per-circuit threshold offset; a delay pair's
+    /// trigger takes it times `trigger_noise_scale` (see `PairMagnitudes::trigger_threshold_noise_mv`).
     pub fn new(
         memory: &Memory,
         curves: &TransferCurves,
         pattern: &FixedPattern,
         threshold_noise_mv: &[f64],
+        trigger_noise_scale: f64,
         faults: &NeuronFaults,
     ) -> Compiled {
         let params = circuit_parameters(memory, curves, pattern);
@@ -199,8 +201,8 @@ impl Compiled {
                     // Gains are defined at capacitance 63; the joined membrane divides by its total.
                     amplitude[c] = [params[c].gain_exc * 63.0 / capacitance, params[c].gain_inh * 63.0 / capacitance];
                 }
-                let pair =
-                    Self::pair(memory, curves, pattern, &circuits, &configs, &params, threshold_noise_mv, faults);
+                let noise = (threshold_noise_mv, trigger_noise_scale);
+                let pair = Self::pair(memory, curves, pattern, &circuits, &configs, &params, noise, faults);
                 if let Some(physics) = &pair {
                     // The pair's membrane is its own physics; its synaptic inputs are not used.
                     group.params = physics.membrane_parameters();
@@ -343,7 +345,7 @@ impl Compiled {
         circuits: &[usize],
         configs: &[NeuronConfig],
         params: &[CircuitParameters],
-        threshold_noise_mv: &[f64],
+        (threshold_noise_mv, trigger_noise_scale): (&[f64], f64),
         faults: &NeuronFaults,
     ) -> Option<PairPhysics> {
         let &[d, t] = circuits else { return None };
@@ -364,7 +366,7 @@ impl Compiled {
         } else if faults.spontaneous.contains(&t) {
             f64::NEG_INFINITY
         } else {
-            params[t].threshold_mv + threshold_noise_mv[t]
+            params[t].threshold_mv + threshold_noise_mv[t] * trigger_noise_scale
         };
         let inputs = PairInputs {
             delay: &params[d],

@@ -122,6 +122,11 @@ pub struct PairMagnitudes {
     pub jitter_ns: f64,
     /// Probability that a trigger loses its delayed spike (chosen, 0.002: "occasional missing outputs").
     pub miss_probability: f64,
+    /// Std (mV) of a trigger's per-run threshold offset (0). `jitter_ns` is the whole trial-to-trial spread of a
+    /// delay that the hardware-aware configs measured; the neurons' per-run drift (`noise.threshold_mv`) on a
+    /// trigger, whose rebound crosses its threshold at a shallow slope, would add 0.1-0.7 us per run on top, 2 to
+    /// 10 times that.
+    pub trigger_threshold_noise_mv: f64,
 }
 
 /// A chip profile.
@@ -227,6 +232,7 @@ impl ChipProfile {
                 tau_adapt_rel: 0.10,
                 jitter_ns: 60.0,
                 miss_probability: 0.002,
+                trigger_threshold_noise_mv: 0.0,
             },
         }
     }
@@ -287,6 +293,7 @@ impl ChipProfile {
             ("pairs.adapt_potential_mv", d.adapt_potential_mv),
             ("pairs.tau_adapt_rel", d.tau_adapt_rel),
             ("pairs.jitter_ns", d.jitter_ns),
+            ("pairs.trigger_threshold_noise_mv", d.trigger_threshold_noise_mv),
         ];
         for (key, v) in non_negative {
             if !(v >= 0.0 && v.is_finite()) {
