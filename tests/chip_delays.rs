@@ -211,3 +211,59 @@ fn the_hardware_aware_delay_network_keeps_its_accuracy_on_a_calibrated_default_c
     eprintln!("yin_yang_hwAware_WA: {chip} % on the calibrated default chip, {sim} % in simulation");
     assert!(sim > 85.0 && chip >= sim - 3.0, "chip {chip} %, simulation {sim} %");
 }
+
+/// A dendritic delay before the output layer is a delay of each output neuron's spike: on the ideal chip the
+/// outputs are the model's (inputs of neuron j delayed by the delay its pair realises) within two ticks (one for
+/// the hidden spikes the outputs see, one for the recording).
+#[test]
+fn an_ideal_chip_realises_dendritic_delays_as_delayed_outputs() {
+    let (truth, calibration) = ideal_delays();
+    let mut doc: yaml_serde::Value =
+        yaml_serde::from_str(include_str!("../configs/yin_yang_chipready_W.yaml")).unwrap();
+    doc["default_neuron_params"] =
+        yaml_serde::from_str("{tau_syn: 1.0, tau_mem: 1.0, g_leak: 1.0, leak: 0.0, threshold: 1.2, max_dw_norm: null}")
+            .unwrap();
+    let layers = |delay: &str| {
+        format!(
+            "{{n_inputs: 4, layers: [{{name: BroadcastLayer}}, {{name: NeuronLayer, size: 6, weights_mean: 1.0, \
+             weights_std: 0.3, max_num_missing_spikes: 0.5, trainable: true}}, {delay}, {{name: NeuronLayer, size: 3, \
+             weights_mean: 0.8, weights_std: 0.3, max_num_missing_spikes: 0.5, trainable: true}}]}}"
+        )
+    };
+    doc["network_layout"] = yaml_serde::from_str(&layers(
+        "{name: DelayDendritic, delay_mean: 3.0, delay_std: 0.6, positivity: {name: clip}, trainable: true}",
+    ))
+    .unwrap();
+    let config = Config::parse_str(&yaml_serde::to_string(&doc).unwrap()).unwrap();
+    let network = Network::new(&config.layout, 5);
+    let settings = ChipSettings { delays: Some(calibration.clone()), ..ChipSettings::default() };
+    let mut backend =
+        ChipBackend::new(&network, Chip::embedded(ChipProfile::ideal(), 1, &ServerFaults::default()), settings.clone())
+            .unwrap();
+    let inputs = Matrix { rows: 4, cols: 4, data: (0..16).map(|k| 0.25 * f64::from(k % 7) + 0.1).collect() };
+    let measured = backend.forward(&network, &inputs).unwrap();
+
+    // The model with the chip's weights (on its 1/30 grid) and the delays the three pairs realise.
+    let Layer::Delay(d) = &network.layers[2] else { unreachable!("the dendritic delay") };
+    let tu = settings.scales.time_unit_us;
+    let mut realised = bss2_host::forward::as_held(&network, settings.scales.scale_weights);
+    let Layer::Delay(r) = &mut realised.layers[2] else { unreachable!() };
+    for (j, raw) in r.raw.data.iter_mut().enumerate() {
+        let (pair, result) = (DelayPair::new(j).unwrap(), &calibration.pairs[j]);
+        let counts = result.map.unwrap().counts(d.raw.data[j] * tu).counts;
+        *raw = truth.delay_us(pair, &result.capmem, counts).unwrap() / tu;
+    }
+    let mut noise = bss2_host::rng::stream(0, bss2_host::rng::Purpose::Inference, 0);
+    let grid = common::on_cycle_grid(&inputs, &settings);
+    let model = realised.forward(&grid, &mut ForwardOptions { rounding: None, integrator: None, noise: &mut noise });
+    let want = model.neuron_outputs[3].as_ref().unwrap();
+    let got = &measured.layers[1];
+    let finite = want.data.iter().filter(|t| t.is_finite()).count();
+    assert!(finite >= 6, "the outputs fire: {want:?}");
+    for (k, (&g, &w)) in got.data.iter().zip(&want.data).enumerate() {
+        assert!(
+            if w.is_finite() { (g - w).abs() <= 2.0 * TICK } else { g.is_infinite() },
+            "output {k}: chip {g}, model {w}"
+        );
+    }
+}
