@@ -84,8 +84,8 @@ mod tests {
         let default = ChipProfile::default_chip();
         // The identity of today's built-in profiles (since the delay pairs' profile fields); a change means every
         // cached calibration is made anew.
-        assert_eq!(emulator_identity(&default, 1), "emulator profile=default#cbd8b1db chip_seed=1");
-        assert_eq!(emulator_identity(&ChipProfile::ideal(), 1), "emulator profile=ideal#c5c1f78d chip_seed=1");
+        assert_eq!(emulator_identity(&default, 1), "emulator profile=default#0f3de214 chip_seed=1");
+        assert_eq!(emulator_identity(&ChipProfile::ideal(), 1), "emulator profile=ideal#52be093b chip_seed=1");
         let mut changed = default.clone();
         changed.curves.mv_per_capmem_lsb = f64::from_bits(default.curves.mv_per_capmem_lsb.to_bits() + 1);
         assert_ne!(emulator_identity(&changed, 1), emulator_identity(&default, 1), "one ulp is another chip");
