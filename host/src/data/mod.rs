@@ -9,6 +9,7 @@
 //! single-in-single-out derive one independent stream per split from the seed (see [`split_stream`]).
 
 pub mod bars;
+pub mod mnist;
 pub mod mt19937;
 pub mod pattern;
 pub mod single;
