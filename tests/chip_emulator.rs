@@ -16,9 +16,6 @@ use proptest::prelude::*;
 
 mod common;
 
-/// One 8 ns tick in model units at 6 us per unit.
-const TICK: f64 = 1.0 / (125.0 * 6.0);
-
 const CHIP_READY: &str = include_str!("../configs/yin_yang_chipready_W.yaml");
 
 /// The chip-ready config (4 inputs) with bias spikes at `biases`, a NeuronLayer of `size` neurons (the layer under
@@ -77,14 +74,9 @@ fn cases() -> impl Strategy<Value = Case> {
     })
 }
 
-/// `PROPTEST_CASES` if set, else `default`.
-fn cases_from_environment(default: u32) -> u32 {
-    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
 proptest! {
     // 40 cases by default (each runs the emulator); PROPTEST_CASES=N runs N.
-    #![proptest_config(ProptestConfig { cases: cases_from_environment(40), ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: common::cases_from_environment(40), ..ProptestConfig::default() })]
 
     #[test]
     fn an_ideal_chip_reproduces_the_exact_model_within_one_tick(case in cases()) {
@@ -124,19 +116,7 @@ proptest! {
             n.forward(&grid_inputs, &mut opts).neuron_outputs[tested].clone().unwrap()
         };
         let (low, high) = (perturbed(1.0 - 2e-4), perturbed(1.0 + 2e-4));
-        for (i, (&chip_t, &model_t)) in measured.layers[0].data.iter().zip(&model.data).enumerate() {
-            let both_silent = low.data[i].is_infinite() && high.data[i].is_infinite();
-            let well_conditioned = (high.data[i] - low.data[i]).abs() <= TICK;
-            if !(well_conditioned || both_silent) {
-                continue;
-            }
-            if model_t < settings.window - 1.0 {
-                prop_assert!((chip_t - model_t).abs() <= TICK, "output {i}: chip {chip_t} model {model_t}");
-            } else {
-                prop_assert!(chip_t.is_infinite() || chip_t > settings.window - 1.0 - TICK,
-                    "output {i}: chip {chip_t}, model silent ({model_t})");
-            }
-        }
+        common::within_a_tick(&measured.layers[0], model, (&low, &high), settings.window)?;
     }
 }
 
