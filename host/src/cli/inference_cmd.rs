@@ -9,7 +9,7 @@ use crate::data::Split;
 use crate::forward::Placement;
 use crate::inference;
 use crate::substrate::Substrate;
-use crate::train::chip_run::{delay_calibration, run_calibration};
+use crate::train::chip_run::{delay_calibration, needs_delays, run_calibration};
 use crate::train::run_dir::RunDir;
 use anyhow::Context;
 use bss2_firmware_sim::serve::ServerFaults;
@@ -97,9 +97,7 @@ impl ChipArgs {
         if settings.calibration.is_none() {
             settings.calibration = run_calibration(dir, &chip.identity());
         }
-        let needs_delays = run_config
-            .as_ref()
-            .is_some_and(|c| c.layout.layers.iter().any(|l| matches!(l.kind, crate::config::LayerKind::Delay(_))));
+        let needs_delays = run_config.as_ref().is_some_and(needs_delays);
         settings.delays = delay_calibration(settings.calibration.as_ref(), &chip, needs_delays)?;
         Ok(Placement::chip(chip, settings))
     }

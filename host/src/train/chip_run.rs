@@ -66,6 +66,11 @@ pub fn run_calibration(dir: &RunDir, identity: &str) -> Option<(PathBuf, Calibra
     (file.chip == identity).then_some((own, file))
 }
 
+/// Whether the config's network has delay layers (which run on the chip's delay pairs).
+pub fn needs_delays(config: &Config) -> bool {
+    config.layout.layers.iter().any(|l| matches!(l.kind, crate::config::LayerKind::Delay(_)))
+}
+
 /// The delay calibration a network with delays gets from its chip's calibration file (checked to be for `chip`);
 /// without a file (nominal values) none, and the pairs run at their nominal values with the reference's map; a
 /// file without a delay section is refused for a network with delays.
@@ -88,7 +93,8 @@ pub fn open(config: &Config, dir: &RunDir, options: &ChipOptions) -> Result<Box<
     };
     // The mapping needs only the network's shape; a network the chip cannot run is refused before calibrating.
     let network = Network::new(&config.layout, config.training.seed);
-    let needs_delays = !ChipMapping::new(&network)?.pairs.is_empty();
+    ChipMapping::new(&network)?;
+    let needs_delays = needs_delays(config);
     let chip = Chip::open(location, options.hx_endpoint.as_ref(), config.training.chip_seed, &options.faults)?;
     let mut settings =
         ChipSettings { retries: options.retries.max(1), timeout: options.timeout, ..ChipSettings::default() };
