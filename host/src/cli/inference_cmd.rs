@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use crate::chip::config::Scales;
 use crate::chip::{Chip, ChipSettings};
 use crate::config::Config;
-use crate::data::Split;
 use crate::forward::Placement;
 use crate::inference;
 use crate::substrate::Substrate;
@@ -13,14 +12,6 @@ use crate::train::chip_run::{delay_calibration, needs_delays, run_calibration};
 use crate::train::run_dir::RunDir;
 use anyhow::Context;
 use bss2_firmware_sim::serve::ServerFaults;
-
-/// Which data split to evaluate.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum SplitArg {
-    Train,
-    Val,
-    Test,
-}
 
 /// Evaluate a saved network and write `<split>_output_times.npy` and `<split>_labels.npy`.
 #[derive(Debug, clap::Args)]
@@ -32,7 +23,7 @@ pub struct Cmd {
     epoch: Option<usize>,
     /// The split to evaluate.
     #[arg(long, value_enum, default_value = "test")]
-    split: SplitArg,
+    split: super::SplitArg,
     /// Where the forward pass runs: sim, emulator (embedded, default chip profile), emulator:ideal,
     /// emulator:PROFILE.yaml, tcp://HOST:PORT, udp://HOST:PORT, serial://PATH[?baud=N] or usb://VID:PID
     /// (default: where the run was trained).
@@ -105,11 +96,7 @@ impl ChipArgs {
 
 impl Cmd {
     pub fn run(self) -> anyhow::Result<()> {
-        let split = match self.split {
-            SplitArg::Train => Split::Train,
-            SplitArg::Val => Split::Validation,
-            SplitArg::Test => Split::Test,
-        };
+        let split = self.split.into();
         let dir = RunDir::new(&self.dir);
         let context = || format!("inference on {}", self.dir.display());
         let placement = self.chip.placement(&dir, self.substrate)?;

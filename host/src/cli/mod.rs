@@ -3,6 +3,7 @@
 
 mod calibrate_cmd;
 mod continue_cmd;
+mod data_cmd;
 mod emulator_cmd;
 mod eval_cmd;
 mod inference_cmd;
@@ -29,6 +30,10 @@ struct Cli {
     /// Only warnings and errors.
     #[arg(short, long, global = true)]
     quiet: bool,
+    /// The folder of the MNIST files (the four IDX files, gzip or not, or torchvision's MNIST/raw/ in it);
+    /// default: $BSS2_MNIST_DIR, else ../data/mnist as the reference.
+    #[arg(long, global = true, value_name = "DIR")]
+    mnist_dir: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -43,6 +48,8 @@ enum Command {
     Inference(inference_cmd::Cmd),
     /// Plot a run: curves, classification, spike times, weights, delays, chip measurements.
     Eval(eval_cmd::Cmd),
+    /// Write the input spike times (and labels) a config's network receives, as .npy, with a picture.
+    Data(data_cmd::Cmd),
     /// Evaluate single layers given as JSON (the reference's layer-cases format).
     Layer(layer_cmd::Cmd),
     /// Measure a chip's neuron circuits and fit their CapMem values to targets.
@@ -70,11 +77,15 @@ pub fn main() -> ExitCode {
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .init();
+    if let Some(dir) = cli.mnist_dir {
+        crate::data::mnist::set_data_dir(dir);
+    }
     let result = match cli.command {
         Command::Train(cmd) => cmd.run(),
         Command::Continue(cmd) => cmd.run(),
         Command::Inference(cmd) => cmd.run(),
         Command::Eval(cmd) => cmd.run(),
+        Command::Data(cmd) => cmd.run(),
         Command::Layer(cmd) => cmd.run(),
         Command::Protocol(cmd) => cmd.run(),
         Command::Calibrate(cmd) => cmd.run(),
@@ -85,6 +96,24 @@ pub fn main() -> ExitCode {
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// A data split on the command line.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum SplitArg {
+    Train,
+    Val,
+    Test,
+}
+
+impl From<SplitArg> for crate::data::Split {
+    fn from(split: SplitArg) -> Self {
+        match split {
+            SplitArg::Train => crate::data::Split::Train,
+            SplitArg::Val => crate::data::Split::Validation,
+            SplitArg::Test => crate::data::Split::Test,
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use super::ConfigError;
 use super::reader::Section;
-use crate::data::{DataError, DatasetSpec, PatternClass, Split, yin_yang};
+use crate::data::{DataError, DatasetSpec, PatternClass, Split, mnist, yin_yang};
 use crate::text::Excerpt;
 
 /// A data-set error as a config error at the key it is about.
@@ -101,16 +101,19 @@ impl DatasetConfig {
                 &[],
             ),
             "mnist" | "16x16_mnist" => {
-                return Err(s.error(
-                    "name",
-                    format!("the {name} data set needs the MNIST files, which this version cannot read yet"),
-                ));
+                let variant = if name == "mnist" { mnist::Variant::Full } else { mnist::Variant::Small16 };
+                let dir = mnist::data_dir();
+                // Only the files' presence now: reading 60 000 images is the training's first step, not the
+                // config's. `early`/`late` are read and ignored, as by the reference.
+                mnist::check_files(&dir).map_err(|e| data_error(s, e.into()))?;
+                (DatasetSpec::Mnist { variant, dir }, &["early", "late"])
             }
             other => {
                 return Err(s.error(
                     "name",
                     format!(
-                        "unknown data set {} (known: yin_yang, xor, bars, pattern, single_in_single_out)",
+                        "unknown data set {} (known: yin_yang, mnist, 16x16_mnist, xor, bars, pattern, \
+                         single_in_single_out)",
                         Excerpt::new(other)
                     ),
                 ));
@@ -120,8 +123,10 @@ impl DatasetConfig {
         known.extend_from_slice(keys);
         s.deny_unknown(&known)?;
         // The data sets check their own parameters; building the (smallest) test split finds any problem now,
-        // before any work, and names the key.
-        spec.build(Split::Test, 0).map_err(|e| data_error(s, e))?;
+        // before any work, and names the key. MNIST's files were found above.
+        if !matches!(spec, DatasetSpec::Mnist { .. }) {
+            spec.build(Split::Test, 0).map_err(|e| data_error(s, e))?;
+        }
         Ok(DatasetConfig { spec })
     }
 
@@ -143,6 +148,7 @@ impl DatasetConfig {
             DatasetSpec::Bars { multiply_input_layer, .. } => 9 * multiply_input_layer,
             DatasetSpec::Pattern { n_inputs, .. } => *n_inputs,
             DatasetSpec::SingleInSingleOut { .. } => 1,
+            DatasetSpec::Mnist { variant, .. } => variant.n_inputs(),
         }
     }
 
@@ -153,6 +159,7 @@ impl DatasetConfig {
             DatasetSpec::Xor => 2,
             DatasetSpec::Pattern { classes, .. } => classes.len(),
             DatasetSpec::SingleInSingleOut { .. } => 1,
+            DatasetSpec::Mnist { .. } => 10,
         }
     }
 }

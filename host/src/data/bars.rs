@@ -10,7 +10,7 @@
 //! 30 × 9 uniforms, validation the next, test the ones after. With `noise_level = 0` (the reference setting) the
 //! three splits are identical, as in the reference.
 
-use super::{DataError, Dataset, Mt19937, Split, alloc_inputs, at_least_one, finite};
+use super::{DataError, Dataset, Inputs, Mt19937, Split, alloc_inputs, at_least_one, finite};
 
 /// Name in the config.
 pub const NAME: &str = "bars";
@@ -91,7 +91,13 @@ pub(super) fn build(multiply: usize, noise_level: f64, split: Split, seed: u64) 
             labels.push(class);
         }
     }
-    Ok(Dataset { name: NAME.to_string(), n_inputs, n_classes: CLASS_NAMES.len(), inputs, labels })
+    Ok(Dataset {
+        name: NAME.to_string(),
+        n_inputs,
+        n_classes: CLASS_NAMES.len(),
+        inputs: Inputs::Times(inputs),
+        labels,
+    })
 }
 
 #[cfg(test)]
@@ -113,17 +119,17 @@ mod tests {
         assert_eq!(d.class_counts(), vec![10, 10, 10]);
         assert!(d.labels.windows(2).all(|w| w[0] <= w[1]), "stored class by class");
         // Horizontal: rows 2, 1, 0, then cycling.
-        assert_eq!(d.sample(0), &[E, E, E, E, E, E, B, B, B]);
-        assert_eq!(d.sample(1), &[E, E, E, B, B, B, E, E, E]);
-        assert_eq!(d.sample(2), &[B, B, B, E, E, E, E, E, E]);
+        assert_eq!(*d.sample(0), [E, E, E, E, E, E, B, B, B]);
+        assert_eq!(*d.sample(1), [E, E, E, B, B, B, E, E, E]);
+        assert_eq!(*d.sample(2), [B, B, B, E, E, E, E, E, E]);
         assert_eq!(d.sample(3), d.sample(0));
         // Vertical: columns 2, 1, 0.
-        assert_eq!(d.sample(10), &[E, E, B, E, E, B, E, E, B]);
-        assert_eq!(d.sample(11), &[E, B, E, E, B, E, E, B, E]);
-        assert_eq!(d.sample(12), &[B, E, E, B, E, E, B, E, E]);
+        assert_eq!(*d.sample(10), [E, E, B, E, E, B, E, E, B]);
+        assert_eq!(*d.sample(11), [E, B, E, E, B, E, E, B, E]);
+        assert_eq!(*d.sample(12), [B, E, E, B, E, E, B, E, E]);
         // Diagonals: main, anti, main, …
-        assert_eq!(d.sample(20), &[B, E, E, E, B, E, E, E, B]);
-        assert_eq!(d.sample(21), &[E, E, B, E, B, E, B, E, E]);
+        assert_eq!(*d.sample(20), [B, E, E, E, B, E, E, E, B]);
+        assert_eq!(*d.sample(21), [E, E, B, E, B, E, B, E, E]);
         assert_eq!(d.sample(29), d.sample(21));
     }
 
@@ -142,7 +148,7 @@ mod tests {
         let val = spec(1, noise).build(Split::Validation, 7).expect("build");
         let mut rng = Mt19937::new(7);
         for d in [&train, &val] {
-            for (got, base) in d.inputs.iter().zip(&clean.inputs) {
+            for (got, base) in d.inputs.times().iter().zip(clean.inputs.times().iter()) {
                 assert_eq!(*got, base + rng.random_sample() * noise);
             }
         }
@@ -155,7 +161,7 @@ mod tests {
         assert_eq!(multiply_input_layer(&[1.0, 2.0], 3), vec![1.0, 1.0, 1.0, 2.0, 2.0, 2.0]);
         let d = spec(2, 0.0).build(Split::Train, 0).expect("build");
         assert_eq!(d.n_inputs, 18);
-        assert_eq!(d.sample(0), &[E, E, E, E, E, E, E, E, E, E, E, E, B, B, B, B, B, B]);
+        assert_eq!(*d.sample(0), [E, E, E, E, E, E, E, E, E, E, E, E, B, B, B, B, B, B]);
     }
 
     #[test]

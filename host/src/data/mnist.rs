@@ -8,6 +8,9 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use super::{Dataset, Split};
 
 /// Side of an MNIST image.
 pub const SIDE: usize = 28;
@@ -20,11 +23,141 @@ pub const SMALL: usize = 16;
 pub const FILES: [&str; 4] =
     ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
 
+/// The environment variable naming the folder of the MNIST files.
+pub const DIR_ENV: &str = "BSS2_MNIST_DIR";
+/// The folder the reference reads MNIST from, relative to the working directory: the last place searched.
+pub const FALLBACK_DIR: &str = "../data/mnist";
+
+/// Images in MNIST's training file: the training split is 0..50 000 of them, the validation split the rest.
+pub const TRAIN_FILE_IMAGES: usize = 60_000;
+/// Images in MNIST's test file, all of them the test split.
+pub const TEST_FILE_IMAGES: usize = 10_000;
+/// The first training-file image of the validation split.
+pub const VALIDATION_START: usize = 50_000;
+
+/// The folder given on the command line (`--mnist-dir`), which takes precedence over the environment.
+static DIR_OVERRIDE: OnceLock<PathBuf> = OnceLock::new();
+
+/// Sets the folder of the MNIST files for this process (the command line's `--mnist-dir`). The first call wins.
+pub fn set_data_dir(dir: PathBuf) {
+    let _ = DIR_OVERRIDE.set(dir);
+}
+
+/// The folder of the MNIST files: the command line's, else `$BSS2_MNIST_DIR`, else the reference's
+/// `../data/mnist`.
+pub fn data_dir() -> PathBuf {
+    if let Some(dir) = DIR_OVERRIDE.get() {
+        return dir.clone();
+    }
+    match std::env::var_os(DIR_ENV) {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => PathBuf::from(FALLBACK_DIR),
+    }
+}
+
+/// The two MNIST data sets of the reference.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Variant {
+    /// `mnist`: the 28x28 images, 784 inputs at `0.15 + (1 - p/256) * 1.85`, never +inf.
+    Full,
+    /// `16x16_mnist`: the images cropped and resized to 16x16, 256 inputs at `0.15 + (1 - p/255) * 1.85`,
+    /// black pixels +inf (no spike).
+    Small16,
+}
+
+/// Time of the earliest input (a white pixel), the reference's `zero_at`.
+const EARLY: f64 = 0.15;
+/// Time of a black pixel, the reference's `one_at`.
+const LATE: f64 = 2.0;
+
+impl Variant {
+    /// The data set's name in `dataset_params.name`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::Full => "mnist",
+            Variant::Small16 => "16x16_mnist",
+        }
+    }
+
+    /// Inputs per sample: 784 or 256.
+    pub fn n_inputs(self) -> usize {
+        match self {
+            Variant::Full => SIDE * SIDE,
+            Variant::Small16 => SMALL * SMALL,
+        }
+    }
+
+    /// Side of the images the network sees: 28 or 16.
+    pub fn side(self) -> usize {
+        match self {
+            Variant::Full => SIDE,
+            Variant::Small16 => SMALL,
+        }
+    }
+
+    /// The input time of every pixel value, computed as the reference computes it in float64.
+    ///
+    /// Full: `p = u8 * (1/256)`. 16x16: torchvision's `ToTensor` divides in the default float type, which the
+    /// reference sets to float64 before it builds a data set: `p = u8 / 255`. Both then invert (`p * -1 + 1`, which is `1 - p` exactly), scale (`0.15 + q * (2 - 0.15)`) and,
+    /// for 16x16 only, send a time of exactly 2.0 to +inf.
+    pub fn time_table(self) -> [f64; 256] {
+        std::array::from_fn(|value| {
+            let p = match self {
+                Variant::Full => value as f64 * (1.0 / 256.0),
+                Variant::Small16 => value as f64 / 255.0,
+            };
+            let time = EARLY + (1.0 - p) * (LATE - EARLY);
+            if self == Variant::Small16 && time == LATE { f64::INFINITY } else { time }
+        })
+    }
+}
+
+/// Checks that all four files are where [`find`] looks, so a config naming MNIST fails before any work.
+pub fn check_files(dir: &Path) -> Result<(), MnistError> {
+    FILES.iter().try_for_each(|stem| find(dir, stem).map(|_| ()))
+}
+
+/// One split of MNIST from the files in `dir`: the pixels as bytes (downsampled for 16x16) with the time of each
+/// pixel value, and the labels. Train = training images 0..50 000, validation = 50 000..60 000, test = the
+/// 10 000 test images, in file order.
+pub fn build(variant: Variant, dir: &Path, split: Split) -> Result<Dataset, MnistError> {
+    let (images_stem, labels_stem, expected, range) = match split {
+        Split::Train => (FILES[0], FILES[1], TRAIN_FILE_IMAGES, 0..VALIDATION_START),
+        Split::Validation => (FILES[0], FILES[1], TRAIN_FILE_IMAGES, VALIDATION_START..TRAIN_FILE_IMAGES),
+        Split::Test => (FILES[2], FILES[3], TEST_FILE_IMAGES, 0..TEST_FILE_IMAGES),
+    };
+    let images_path = find(dir, images_stem)?;
+    let labels_path = find(dir, labels_stem)?;
+    let images = read_images(&images_path)?;
+    let labels = read_labels(&labels_path)?;
+    let count = images.len() / (SIDE * SIDE);
+    for (path, found) in [(&images_path, count), (&labels_path, labels.len())] {
+        if found != expected {
+            return Err(MnistError::Format {
+                path: path.clone(),
+                what: format!("{found} entries, expected MNIST's {expected} (the {split} split is {range:?} of them)"),
+            });
+        }
+    }
+    let images = &images[range.start * SIDE * SIDE..range.end * SIDE * SIDE];
+    let pixels = match variant {
+        Variant::Full => images.to_vec(),
+        Variant::Small16 => images.chunks_exact(SIDE * SIDE).flat_map(downsample_16).collect(),
+    };
+    let labels = labels[range].iter().map(|&l| usize::from(l)).collect();
+    Ok(Dataset::coded(variant.name(), variant.n_inputs(), 10, pixels, variant.time_table(), labels)
+        .expect("the pixels and labels of one split fit together"))
+}
+
 /// An MNIST file that cannot be used. Each names the file (or the folder searched) and what was expected.
 #[derive(Debug, thiserror::Error)]
 pub enum MnistError {
     /// None of the places a file may be holds it.
-    #[error("MNIST file {stem} not found in {dir} (looked for {stem}, {stem}.gz and MNIST/raw/{stem}[.gz])", dir = dir.display())]
+    #[error(
+        "MNIST file {stem} not found in {dir} (looked for {stem}, {stem}.gz and MNIST/raw/{stem}[.gz]; name the \
+         folder with --mnist-dir DIR or {DIR_ENV}=DIR)",
+        dir = dir.display()
+    )]
     Missing {
         /// The folder searched.
         dir: PathBuf,
@@ -188,6 +321,19 @@ pub fn downsample_16(image: &[u8]) -> [u8; SMALL * SMALL] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pixel_times_are_the_references() {
+        let full = Variant::Full.time_table();
+        assert_eq!(full[0], 0.15 + 1.0 * (2.0 - 0.15));
+        assert_eq!(full[255], 0.15 + (1.0 - 255.0 / 256.0) * (2.0 - 0.15));
+        assert!(full.iter().all(|t| t.is_finite()) && full.windows(2).all(|w| w[0] > w[1]));
+        let small = Variant::Small16.time_table();
+        assert_eq!(small[0], f64::INFINITY, "a black pixel never spikes");
+        assert_eq!(small[255], 0.15, "a white pixel spikes at 0.15");
+        assert_eq!(small[1], 0.15 + (1.0 - 1.0 / 255.0) * (2.0 - 0.15));
+        assert!(small[1..].iter().all(|t| t.is_finite() && *t < 2.0));
+    }
 
     #[test]
     fn bad_files_are_errors_naming_the_file_and_what_was_expected() {

@@ -1,4 +1,4 @@
-//! Data sets (spec §12): yin-yang, xor, bars, pattern and single-in-single-out.
+//! Data sets (spec §12): yin-yang, xor, bars, pattern, single-in-single-out, and MNIST from the user's files.
 //!
 //! Every data set is a [`Dataset`]: a row-major matrix of input spike times plus one label per sample. A
 //! [`DatasetSpec`] describes one data set with its parameters and builds any of the three [`Split`]s.
@@ -16,14 +16,19 @@ pub mod single;
 pub mod xor;
 pub mod yin_yang;
 
+use std::borrow::Cow;
 use std::fmt;
+use std::path::PathBuf;
 
 pub use mt19937::Mt19937;
 pub use pattern::PatternClass;
 
 /// Errors while building a data set. Messages name the data set and the offending parameter.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum DataError {
+    /// An MNIST file is missing or malformed.
+    #[error(transparent)]
+    Mnist(#[from] mnist::MnistError),
     /// A parameter is out of its valid range (e.g. a negative radius or a non-finite time).
     #[error("{dataset}: {name} = {value} is invalid: {reason}")]
     InvalidParameter {
@@ -137,6 +142,57 @@ impl fmt::Display for Split {
     }
 }
 
+/// The input times of a data set, row-major `[samples, n_inputs]`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Inputs {
+    /// One float per input.
+    Times(Vec<f64>),
+    /// One byte per input (an image's pixels) and the time of each byte value: an eighth of the memory, for
+    /// MNIST's tens of thousands of images.
+    Coded {
+        /// The bytes, row-major.
+        codes: Vec<u8>,
+        /// `table[v]` is the time of byte value `v`.
+        table: Box<[f64; 256]>,
+    },
+}
+
+impl Inputs {
+    /// Number of input times (samples × inputs).
+    pub fn len(&self) -> usize {
+        match self {
+            Inputs::Times(t) => t.len(),
+            Inputs::Coded { codes, .. } => codes.len(),
+        }
+    }
+
+    /// True if there are no inputs.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The times of `range` (of the flat row-major index).
+    fn slice(&self, range: std::ops::Range<usize>) -> Cow<'_, [f64]> {
+        match self {
+            Inputs::Times(t) => Cow::Borrowed(&t[range]),
+            Inputs::Coded { codes, table } => Cow::Owned(codes[range].iter().map(|&c| table[usize::from(c)]).collect()),
+        }
+    }
+
+    /// Appends the times of `range` to `out`.
+    fn extend(&self, range: std::ops::Range<usize>, out: &mut Vec<f64>) {
+        match self {
+            Inputs::Times(t) => out.extend_from_slice(&t[range]),
+            Inputs::Coded { codes, table } => out.extend(codes[range].iter().map(|&c| table[usize::from(c)])),
+        }
+    }
+
+    /// All times, row-major.
+    pub fn times(&self) -> Cow<'_, [f64]> {
+        self.slice(0..self.len())
+    }
+}
+
 /// A data set: `len()` samples of `n_inputs` input spike times each, with one label per sample.
 ///
 /// Invariants (checked by [`Dataset::new`], kept by every builder here): `inputs.len() == len() * n_inputs`
@@ -150,7 +206,7 @@ pub struct Dataset {
     /// Number of classes; labels lie in `0..n_classes`.
     pub n_classes: usize,
     /// Input times, row-major `[len, n_inputs]`.
-    pub inputs: Vec<f64>,
+    pub inputs: Inputs,
     /// One class label per sample.
     pub labels: Vec<usize>,
 }
@@ -167,7 +223,31 @@ impl Dataset {
         inputs: Vec<f64>,
         labels: Vec<usize>,
     ) -> Result<Self, DataError> {
-        let name = name.into();
+        Dataset::checked(name.into(), n_inputs, n_classes, Inputs::Times(inputs), labels)
+    }
+
+    /// A data set of byte-coded inputs: `table[v]` is the time of byte value `v` (see [`Inputs::Coded`]).
+    ///
+    /// # Errors
+    /// As [`Dataset::new`].
+    pub fn coded(
+        name: impl Into<String>,
+        n_inputs: usize,
+        n_classes: usize,
+        codes: Vec<u8>,
+        table: [f64; 256],
+        labels: Vec<usize>,
+    ) -> Result<Self, DataError> {
+        Dataset::checked(name.into(), n_inputs, n_classes, Inputs::Coded { codes, table: Box::new(table) }, labels)
+    }
+
+    fn checked(
+        name: String,
+        n_inputs: usize,
+        n_classes: usize,
+        inputs: Inputs,
+        labels: Vec<usize>,
+    ) -> Result<Self, DataError> {
         let inconsistent = |reason: String| DataError::Inconsistent { name: name.clone(), reason };
         if labels.len().checked_mul(n_inputs) != Some(inputs.len()) {
             return Err(inconsistent(format!(
@@ -196,20 +276,28 @@ impl Dataset {
     ///
     /// # Panics
     /// If `i >= len()`, like slice indexing. Use [`Dataset::get`] for a checked access.
-    pub fn sample(&self, i: usize) -> &[f64] {
-        &self.inputs[i * self.n_inputs..(i + 1) * self.n_inputs]
+    pub fn sample(&self, i: usize) -> Cow<'_, [f64]> {
+        self.inputs.slice(i * self.n_inputs..(i + 1) * self.n_inputs)
+    }
+
+    /// Appends the input times of sample `i` to `out` (for building a batch without a copy per sample).
+    ///
+    /// # Panics
+    /// If `i >= len()`.
+    pub fn extend_with_sample(&self, i: usize, out: &mut Vec<f64>) {
+        self.inputs.extend(i * self.n_inputs..(i + 1) * self.n_inputs, out);
     }
 
     /// Sample `i` and its label, or `None` if `i` is out of range.
-    pub fn get(&self, i: usize) -> Option<(&[f64], usize)> {
+    pub fn get(&self, i: usize) -> Option<(Cow<'_, [f64]>, usize)> {
         let label = *self.labels.get(i)?;
         let start = i.checked_mul(self.n_inputs)?;
-        let row = self.inputs.get(start..start.checked_add(self.n_inputs)?)?;
-        Some((row, label))
+        let end = start.checked_add(self.n_inputs)?;
+        (end <= self.inputs.len()).then(|| (self.inputs.slice(start..end), label))
     }
 
     /// Iterates over `(inputs, label)` pairs in order.
-    pub fn iter(&self) -> impl Iterator<Item = (&[f64], usize)> + '_ {
+    pub fn iter(&self) -> impl Iterator<Item = (Cow<'_, [f64]>, usize)> + '_ {
         (0..self.len()).map_while(|i| self.get(i))
     }
 
@@ -258,6 +346,13 @@ pub enum DatasetSpec {
         /// Inputs per sample (`network_layout.n_inputs`); every pattern must have this length.
         n_inputs: usize,
     },
+    /// MNIST (784 inputs) or 16x16 MNIST (256 inputs) from the IDX files in `dir`; see [`mnist`].
+    Mnist {
+        /// Which of the two.
+        variant: mnist::Variant,
+        /// The folder of the four files, resolved when the config was read (see [`mnist::data_dir`]).
+        dir: PathBuf,
+    },
     /// `num_samples` samples of one input drawn from N(input_mean, input_std_dev²), label 0.
     SingleInSingleOut {
         /// Mean of the input time.
@@ -289,6 +384,7 @@ impl DatasetSpec {
             DatasetSpec::Bars { .. } => bars::NAME,
             DatasetSpec::Pattern { .. } => pattern::NAME,
             DatasetSpec::SingleInSingleOut { .. } => single::NAME,
+            DatasetSpec::Mnist { variant, .. } => variant.name(),
         }
     }
 
@@ -315,6 +411,7 @@ impl DatasetSpec {
             DatasetSpec::SingleInSingleOut { input_mean, input_std_dev, num_samples } => {
                 single::build(*input_mean, *input_std_dev, *num_samples, &mut split_stream(seed, split))
             }
+            DatasetSpec::Mnist { variant, dir } => Ok(mnist::build(*variant, dir, split)?),
         }
     }
 }
@@ -361,8 +458,8 @@ mod tests {
         let d = Dataset::new("t", 2, 3, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], vec![2, 0, 2]).expect("valid");
         assert_eq!(d.len(), 3);
         assert!(!d.is_empty());
-        assert_eq!(d.sample(1), &[3.0, 4.0]);
-        assert_eq!(d.get(2), Some((&[5.0, 6.0][..], 2)));
+        assert_eq!(*d.sample(1), [3.0, 4.0]);
+        assert_eq!(d.get(2), Some((Cow::Borrowed(&[5.0, 6.0][..]), 2)));
         assert_eq!(d.get(3), None);
         assert_eq!(d.class_counts(), vec![1, 0, 2]);
         let labels: Vec<usize> = d.iter().map(|(_, l)| l).collect();
@@ -380,7 +477,8 @@ mod tests {
     #[test]
     fn class_counts_tolerate_out_of_range_labels() {
         // The fields are public, so a caller may break the invariant; counting must not panic.
-        let d = Dataset { name: "t".into(), n_inputs: 0, n_classes: 1, inputs: vec![], labels: vec![0, 3] };
+        let d =
+            Dataset { name: "t".into(), n_inputs: 0, n_classes: 1, inputs: Inputs::Times(vec![]), labels: vec![0, 3] };
         assert_eq!(d.class_counts(), vec![1, 0, 0, 1]);
     }
 
@@ -428,11 +526,12 @@ mod tests {
         for spec in specs {
             for split in Split::ALL {
                 let d = spec.build(split, 12345).expect("builds");
-                let again = Dataset::new(d.name.clone(), d.n_inputs, d.n_classes, d.inputs.clone(), d.labels.clone())
+                let times = d.inputs.times().into_owned();
+                let again = Dataset::new(d.name.clone(), d.n_inputs, d.n_classes, times.clone(), d.labels.clone())
                     .expect("consistent");
                 assert_eq!(again, d);
                 assert_eq!(d.name, spec.name());
-                assert!(d.inputs.iter().all(|t| t.is_finite()), "{}", d.name);
+                assert!(times.iter().all(|t| t.is_finite()), "{}", d.name);
                 // Same inputs, same data.
                 assert_eq!(spec.build(split, 12345).expect("builds"), d);
             }

@@ -3,7 +3,7 @@
 //!
 //! Draws: one `normal` per sample from the split's [`Mt19937`] stream (the caller derives one stream per split).
 
-use super::{DataError, Dataset, Mt19937, alloc_inputs, at_least_one, finite};
+use super::{DataError, Dataset, Inputs, Mt19937, alloc_inputs, at_least_one, finite};
 
 /// Name in the config.
 pub const NAME: &str = "single_in_single_out";
@@ -35,7 +35,7 @@ pub fn build(input_mean: f64, input_std_dev: f64, num_samples: usize, rng: &mut 
     labels.try_reserve_exact(n).map_err(|_| DataError::TooLarge { dataset: NAME, samples: n, n_inputs: 1 })?;
     inputs.extend((0..n).map(|_| rng.normal(mean, input_std_dev)));
     labels.resize(n, 0);
-    Ok(Dataset { name: NAME.to_string(), n_inputs: 1, n_classes: 1, inputs, labels })
+    Ok(Dataset { name: NAME.to_string(), n_inputs: 1, n_classes: 1, inputs: Inputs::Times(inputs), labels })
 }
 
 #[cfg(test)]
@@ -52,8 +52,8 @@ mod tests {
         let d = spec(2000, 0.001).build(Split::Train, 4).expect("build");
         assert_eq!((d.len(), d.n_inputs, d.n_classes), (2000, 1, 1));
         assert!(d.labels.iter().all(|&l| l == 0));
-        let mean = d.inputs.iter().sum::<f64>() / 2000.0;
-        let var = d.inputs.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / 1999.0;
+        let mean = d.inputs.times().iter().sum::<f64>() / 2000.0;
+        let var = d.inputs.times().iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / 1999.0;
         assert!((mean - 1.0).abs() < 1e-4, "{mean}");
         assert!((var.sqrt() - 0.001).abs() < 1e-4, "{}", var.sqrt());
     }
@@ -65,7 +65,7 @@ mod tests {
         assert_eq!(train.len(), 1);
         assert_ne!(train.inputs, test.inputs);
         let mut rng = crate::data::split_stream(0, Split::Train);
-        assert_eq!(train.inputs, vec![rng.normal(1.0, 0.001)]);
+        assert_eq!(train.inputs, Inputs::Times(vec![rng.normal(1.0, 0.001)]));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! The last two inputs are bias spikes at `early` and `late`. The reference computes in float32 (an integer
 //! tensor times a Python float); we compute in float64, which is what the model consumes.
 
-use super::Dataset;
+use super::{Dataset, Inputs};
 
 /// Name in the config.
 pub const NAME: &str = "xor";
@@ -23,7 +23,7 @@ pub fn build() -> Dataset {
         }
         labels.push(usize::from(a ^ b));
     }
-    Dataset { name: NAME.to_string(), n_inputs: 4, n_classes: 2, inputs, labels }
+    Dataset { name: NAME.to_string(), n_inputs: 4, n_classes: 2, inputs: Inputs::Times(inputs), labels }
 }
 
 #[cfg(test)]
@@ -35,10 +35,10 @@ mod tests {
     fn four_samples_with_bias_spikes() {
         let d = build();
         assert_eq!(d.labels, vec![0, 1, 1, 0]);
-        assert_eq!(d.sample(0), &[0.15, 0.15, 0.15, 2.0]);
-        assert_eq!(d.sample(1), &[0.15, 2.0, 0.15, 2.0]);
-        assert_eq!(d.sample(2), &[2.0, 0.15, 0.15, 2.0]);
-        assert_eq!(d.sample(3), &[2.0, 2.0, 0.15, 2.0]);
+        assert_eq!(*d.sample(0), [0.15, 0.15, 0.15, 2.0]);
+        assert_eq!(*d.sample(1), [0.15, 2.0, 0.15, 2.0]);
+        assert_eq!(*d.sample(2), [2.0, 0.15, 0.15, 2.0]);
+        assert_eq!(*d.sample(3), [2.0, 2.0, 0.15, 2.0]);
         for split in Split::ALL {
             assert_eq!(DatasetSpec::Xor.build(split, 3).expect("build"), d);
         }

@@ -5,7 +5,7 @@
 
 use std::num::NonZeroU32;
 
-use super::{DataError, Dataset, Mt19937, Split, alloc_inputs, at_least_one, finite};
+use super::{DataError, Dataset, Inputs, Mt19937, Split, alloc_inputs, at_least_one, finite};
 
 /// Name in the config.
 pub const NAME: &str = "yin_yang";
@@ -157,7 +157,13 @@ pub(super) fn build(
     for row in &raw {
         inputs.extend(encode_times(&multiply_input_layer(row, multiply), early, late));
     }
-    Ok(Dataset { name: NAME.to_string(), n_inputs, n_classes: CLASS_NAMES.len(), inputs, labels })
+    Ok(Dataset {
+        name: NAME.to_string(),
+        n_inputs,
+        n_classes: CLASS_NAMES.len(),
+        inputs: Inputs::Times(inputs),
+        labels,
+    })
 }
 
 #[cfg(test)]
@@ -238,7 +244,7 @@ mod tests {
         assert_eq!((d.n_inputs, d.n_classes, d.len()), (20, 3, 5000));
         let (raw, _) = generate(0.1, 0.5, 1, 42).expect("generate");
         let expected: Vec<f64> = (0..20).map(|i| 0.15 + raw[0][i % 4] * (2.0 - 0.15)).collect();
-        assert_eq!(d.sample(0), &expected[..]);
+        assert_eq!(*d.sample(0), expected[..]);
         assert_eq!(d.sample(0)[0], 0.15 + 0.6803075385877797 * 1.85);
         // The seed is ignored: the splits are fixed.
         assert_eq!(spec.build(Split::Train, 1).expect("build"), d);

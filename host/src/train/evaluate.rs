@@ -27,7 +27,7 @@ pub struct Evaluation {
 pub fn batch_inputs(data: &Dataset, indices: &[usize]) -> Matrix {
     let mut inputs = Vec::with_capacity(indices.len() * data.n_inputs);
     for &i in indices {
-        inputs.extend_from_slice(data.sample(i));
+        data.extend_with_sample(i, &mut inputs);
     }
     Matrix { rows: indices.len(), cols: data.n_inputs, data: inputs }
 }
