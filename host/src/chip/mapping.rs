@@ -544,6 +544,25 @@ mod tests {
     }
 
     #[test]
+    fn the_16x16_mnist_network_fills_the_chip_exactly() {
+        crate::data::mnist::set_data_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/mnist").into());
+        let config = Config::parse_str(include_str!("../../../configs/16x16_mnist_chip.yaml")).unwrap();
+        let network = Network::new(&config.layout, 1);
+        let mapping = ChipMapping::new(&network).unwrap();
+        assert_eq!(mapping.externals.len(), 256, "every pixel its own external slot");
+        assert_eq!((mapping.layers[0].first, mapping.layers[0].size), (0, 246));
+        assert_eq!((mapping.layers[1].first, mapping.layers[1].size), (246, 10));
+        assert_eq!(mapping.neurons(), LOGICAL_NEURONS);
+        assert_eq!(mapping.layers[0].row_sources.len(), 256);
+        assert_eq!(mapping.layers[1].row_sources[245], Source::Neuron(245));
+        // One neuron more does not fit.
+        let yaml = include_str!("../../../configs/16x16_mnist_chip.yaml").replace("size: 246", "size: 247");
+        let bigger = Config::parse_str(&yaml).unwrap().layout;
+        let e = ChipMapping::new(&Network::new(&bigger, 1)).unwrap_err().to_string();
+        assert!(e.contains("257 neurons in all, the chip has 256"), "{e}");
+    }
+
+    #[test]
     fn repeated_neuron_sources_are_summed_and_large_weights_clipped() {
         let config = Config::parse_str(CHIP_READY).unwrap();
         let network = Network::new(&config.layout, 1);
