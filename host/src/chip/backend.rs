@@ -98,10 +98,24 @@ pub struct ChipStats {
     pub retries: u64,
     /// Wall time spent waiting for the chip's answers (program out over the link, run, recording back).
     pub chip_seconds: f64,
+    /// The successful programs' experiment time on the chip's own clock (input offset plus one window per
+    /// sample): what the batches take on a real chip, beside the wall time an emulator needs for them.
+    pub experiment_seconds: f64,
     /// Host time spent building programs and cutting recordings into spike times.
     pub protocol_seconds: f64,
     /// Omnibus words written.
     pub words_written: u64,
+}
+
+impl std::fmt::Display for ChipStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} runs, {} retries, {:.3} s waiting for the chip ({:.3} s of experiment on the chip's clock), {} \
+             configuration words written",
+            self.runs, self.retries, self.chip_seconds, self.experiment_seconds, self.words_written
+        )
+    }
 }
 
 /// Nominal CapMem values of every circuit from the chip's nominal curves for each mapped layer's model, and the
@@ -305,6 +319,7 @@ impl ChipBackend {
                     self.written_quads = Some(quads);
                     self.written_counts = Some(counts);
                     self.stats.runs += 1;
+                    self.stats.experiment_seconds += 1e-6 * self.experiment_us(inputs.rows);
                     return Ok(forward);
                 }
                 Err(e) => {
@@ -439,12 +454,16 @@ impl ChipBackend {
         self.stats.words_written += words;
         builder.systime_sync();
         builder.timer_reset();
-        let window_us = self.settings.window * self.settings.scales.time_unit_us;
         let events: Vec<_> = self.input_spikes(inputs).iter().map(InputSpike::event).collect();
         builder.spikes(&events);
-        let end_us = self.settings.offset_us + inputs.rows as f64 * window_us;
+        let end_us = self.experiment_us(inputs.rows);
         builder.wait_until((end_us * CYCLES_PER_US as f64).ceil() as u32);
         builder.build()
+    }
+
+    /// The experiment time of a batch of `rows` samples on the chip's clock: the input offset, then one window each.
+    fn experiment_us(&self, rows: usize) -> f64 {
+        self.settings.offset_us + rows as f64 * self.settings.window * self.settings.scales.time_unit_us
     }
 
     /// Cuts the recording into per-sample first-spike times of every layer.

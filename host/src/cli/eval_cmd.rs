@@ -41,10 +41,7 @@ impl Cmd {
         let report = eval::run(&dir, self.epoch, placement, self.record_neuron)
             .with_context(|| format!("eval of {}", self.dir.display()))?;
         if let Some(stats) = report.chip {
-            println!(
-                "chip: {} runs, {} retries, {:.3} s waiting for the chip, {} configuration words written",
-                stats.runs, stats.retries, stats.chip_seconds, stats.words_written
-            );
+            println!("chip: {stats}");
         }
         println!(
             "epoch {}: train accuracy {:.2}%, test accuracy {:.2}%; {} plots in {}",

@@ -103,10 +103,7 @@ impl Cmd {
         let on_chip = matches!(placement, Placement::Chip(..));
         let (result, stats) = inference::run(&dir, self.epoch, split, placement).with_context(context)?;
         if on_chip {
-            println!(
-                "chip: {} runs, {} retries, {:.3} s waiting for the chip, {} configuration words written",
-                stats.runs, stats.retries, stats.chip_seconds, stats.words_written
-            );
+            println!("chip: {stats}");
         }
         println!(
             "{} accuracy {:.2}% ({}/{}), loss {:.6}, epoch {}; output times in {}",
