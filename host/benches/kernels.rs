@@ -13,13 +13,28 @@
 //!   exactly the work of `network_forward`. The layer backwards get an error on every neuron; in
 //!   `network_backward` the hidden layer gets the error propagated from the output layer.
 //!
+//! - Real MNIST inputs from the IDX files in `../shared/data/mnist` (skipped with a note if they are missing), in
+//!   `REAL_BATCHES` batches of training images per iteration:
+//!   - 16x16 MNIST as `16x16_mnist.yaml` trains it: batch 50, 256 -> 128 (weights N(1.5, 0.8^2)) -> bias spike
+//!     at 0 -> 10 (N(0.5, 0.8^2)), ratio 1, threshold 1, `max_dw_norm` 0.2. Inputs `0.15 + (1 - p/255) 1.85`, a
+//!     black pixel (p = 0) +inf: about 58% missing.
+//!   - full MNIST as `mnist.yaml` trains it: batch 80, 784 -> 350 (N(0.05, 0.8^2)) -> 10 (N(0.15, 0.8^2)), forward
+//!     by the Euler integrator (resolution 0.01, sim_time 3.5), exact backward at the integrator's times. Inputs
+//!     `0.15 + (1 - p/256) 1.85`, never missing, mostly 2.0 (background).
+//!
+//! After each real-MNIST group the kernels are timed once more to print an estimate of one epoch's kernel time
+//! (50 000 training samples forward and backward, 10 000 validation samples forward).
+//!
 //! Throughput is reported in samples (batch rows) per second. Run with
 //! `cargo bench -p bss2-host --bench kernels` (add `-- --quick` for a short run).
 
 use std::hint::black_box;
 use std::path::Path;
+use std::time::Instant;
 
 use bss2_host::config::Config;
+use bss2_host::data::mnist::{FILES, SIDE, downsample_16, find, read_images};
+use bss2_host::model::integrator::integrate_forward;
 use bss2_host::model::{Arrival, Matrix, NeuronParams, TauRatio, layer_backward, layer_forward};
 use bss2_host::network::{ForwardOptions, Layer, Network};
 use bss2_host::rng::{self, Purpose, Rng};
@@ -294,5 +309,226 @@ fn mnist(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, yin_yang, mnist);
+/// The MNIST IDX files the tests use too.
+const MNIST_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/mnist");
+/// Batches of real images per benchmark iteration, so that one iteration averages over different images.
+const REAL_BATCHES: usize = 8;
+/// Training and validation samples of one MNIST epoch.
+const EPOCH_TRAIN: usize = 50_000;
+const EPOCH_VALIDATION: usize = 10_000;
+/// `max_dw_norm` of both MNIST configs.
+const MAX_DW_NORM: f64 = 0.2;
+
+/// tau_mem = tau_syn = 1, threshold 1: the neurons of both MNIST configs.
+fn ratio_one_params() -> NeuronParams {
+    NeuronParams { tau_syn: 1.0, tau_mem: 1.0, g_leak: 1.0, leak: 0.0, threshold: 1.0, ratio: TauRatio::One }
+}
+
+/// The first `count` training images (28x28 bytes each), or None (with a note) without the files.
+fn mnist_images(count: usize) -> Option<Vec<u8>> {
+    let images = find(Path::new(MNIST_DIR), FILES[0]).and_then(|path| read_images(&path));
+    match images {
+        Ok(mut images) => {
+            images.truncate(count * SIDE * SIDE);
+            Some(images)
+        }
+        Err(e) => {
+            println!("real-MNIST benchmarks skipped: {e}");
+            None
+        }
+    }
+}
+
+/// 16x16 MNIST's input time of a pixel: `0.15 + (1 - p/255) 1.85`, a black pixel (p = 0) never spikes.
+fn mnist16_time(pixel: u8) -> f64 {
+    if pixel == 0 { f64::INFINITY } else { 0.15 + (1.0 - f64::from(pixel) / 255.0) * 1.85 }
+}
+
+/// Full MNIST's input time of a pixel: `0.15 + (1 - p/256) 1.85`, never missing.
+fn mnist_time(pixel: u8) -> f64 {
+    0.15 + (1.0 - f64::from(pixel) / 256.0) * 1.85
+}
+
+/// `[batch, 1 + n]`: `x` with a bias spike at time 0 appended to every row.
+fn with_bias(x: &Matrix) -> Matrix {
+    let data = x.data.chunks(x.cols).flat_map(|row| row.iter().copied().chain([0.0])).collect();
+    Matrix { rows: x.rows, cols: x.cols + 1, data }
+}
+
+/// One neuron layer of a real network over `REAL_BATCHES` batches: its inputs, outputs and upstream errors.
+struct RealLayer {
+    name: String,
+    p: NeuronParams,
+    weights: Matrix,
+    arrivals: Vec<Arrival>,
+    outputs: Vec<Matrix>,
+    deltas: Vec<Matrix>,
+}
+
+impl RealLayer {
+    /// The layer on `inputs` (one matrix per batch); `forward` gives its output times.
+    fn new(
+        name: String,
+        weights: Matrix,
+        inputs: Vec<Matrix>,
+        forward: impl Fn(&NeuronParams, &Matrix, &Arrival) -> Matrix,
+        rng: &mut Rng,
+    ) -> Self {
+        let p = ratio_one_params();
+        let arrivals: Vec<Arrival> = inputs.into_iter().map(Arrival::Shared).collect();
+        let outputs: Vec<Matrix> = arrivals.iter().map(|a| forward(&p, &weights, a)).collect();
+        let deltas = outputs.iter().map(|o| delta_for(o, rng)).collect();
+        let all = Matrix { rows: 1, cols: 0, data: outputs.iter().flat_map(|o| o.data.iter().copied()).collect() };
+        let present = arrivals
+            .iter()
+            .map(|a| match a {
+                Arrival::Shared(x) => finite_fraction(x),
+                _ => unreachable!("real layers have shared arrivals"),
+            })
+            .sum::<f64>()
+            / arrivals.len() as f64;
+        println!(
+            "{name}: inputs present {:.1}%, finite outputs {:.1}% (median time {:.3})",
+            100.0 * present,
+            100.0 * finite_fraction(&all),
+            finite_median(&all)
+        );
+        RealLayer { name, p, weights, arrivals, outputs, deltas }
+    }
+
+    /// The outputs, one matrix per batch.
+    fn outputs(&self) -> Vec<Matrix> {
+        self.outputs.clone()
+    }
+
+    fn forward_all(&self) -> Vec<Matrix> {
+        self.arrivals.iter().map(|a| layer_forward(&self.p, &self.weights, a, None)).collect()
+    }
+
+    fn integrate_all(&self) -> Vec<Matrix> {
+        self.arrivals.iter().map(|a| integrate_forward(&self.p, &self.weights, a, 0.01, 3.5)).collect()
+    }
+
+    fn backward_all(&self) -> Vec<Matrix> {
+        let zip = self.arrivals.iter().zip(&self.outputs).zip(&self.deltas);
+        zip.map(|((a, out), delta)| {
+            layer_backward(&self.p, Some(MAX_DW_NORM), &self.weights, a, out, delta).expect("finite gradients").weights
+        })
+        .collect()
+    }
+}
+
+/// Median wall time in seconds of `f` over a few runs (after one warm-up run).
+fn median_seconds<T>(f: impl Fn() -> T) -> f64 {
+    black_box(f());
+    let mut times: Vec<f64> = (0..7)
+        .map(|_| {
+            let start = Instant::now();
+            black_box(f());
+            start.elapsed().as_secs_f64()
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+/// Prints one epoch's kernel time from the per-batch times of a training step's kernels (forward and backward)
+/// and of a validation forward's, measured at `batch`.
+fn print_epoch_estimate(what: &str, batch: usize, train: &[(&str, f64)], validation: &[(&str, f64)]) {
+    let per_batch = |kernels: &[(&str, f64)]| kernels.iter().map(|(_, s)| s / REAL_BATCHES as f64).sum::<f64>();
+    let list = |kernels: &[(&str, f64)]| {
+        kernels.iter().map(|(n, s)| format!("{n} {:.2} ms", 1e3 * s / REAL_BATCHES as f64)).collect::<Vec<_>>()
+    };
+    let train_s = per_batch(train) * (EPOCH_TRAIN as f64 / batch as f64);
+    let validation_s = per_batch(validation) * (EPOCH_VALIDATION as f64 / batch as f64);
+    println!(
+        "{what} epoch estimate (kernels only): training {EPOCH_TRAIN} samples at batch {batch} \
+         [{}] {train_s:.2} s + validation {EPOCH_VALIDATION} forward {validation_s:.2} s = {:.2} s",
+        list(train).join(", "),
+        train_s + validation_s
+    );
+}
+
+fn bench_real_layer(group: &mut BenchmarkGroup<'_, WallTime>, layer: &RealLayer, integrator: bool) {
+    let name = &layer.name;
+    if integrator {
+        group.bench_function(format!("integrate_{name}"), |b| b.iter(|| layer.integrate_all()));
+    } else {
+        group.bench_function(format!("forward_{name}"), |b| b.iter(|| layer.forward_all()));
+    }
+    group.bench_function(format!("backward_{name}"), |b| b.iter(|| layer.backward_all()));
+}
+
+fn real_group<'a>(c: &'a mut Criterion, name: &str, batch: usize) -> BenchmarkGroup<'a, WallTime> {
+    let mut group = c.benchmark_group(name);
+    group.sample_size(20);
+    group.sampling_mode(SamplingMode::Flat);
+    group.throughput(Throughput::Elements((REAL_BATCHES * batch) as u64));
+    group
+}
+
+fn mnist16_real(c: &mut Criterion) {
+    const BATCH: usize = 50;
+    let Some(images) = mnist_images(REAL_BATCHES * BATCH) else { return };
+    let inputs: Vec<Matrix> = images
+        .chunks(BATCH * SIDE * SIDE)
+        .map(|batch| {
+            let data = batch.chunks(SIDE * SIDE).flat_map(|image| downsample_16(image).map(mnist16_time)).collect();
+            Matrix { rows: BATCH, cols: MNIST_INPUTS, data }
+        })
+        .collect();
+    let mut rng = rng::stream(SEED, Purpose::Init, 3);
+    let w1 = normal_matrix(MNIST_INPUTS, 128, 1.5, 0.8, &mut rng);
+    let w2 = normal_matrix(129, MNIST_CLASSES, 0.5, 0.8, &mut rng);
+    let forward = |p: &NeuronParams, w: &Matrix, a: &Arrival| layer_forward(p, w, a, None);
+    let hidden = RealLayer::new("256x128".into(), w1, inputs, forward, &mut rng);
+    let biased = hidden.outputs().iter().map(with_bias).collect();
+    let output = RealLayer::new("129x10".into(), w2, biased, forward, &mut rng);
+
+    let mut group = real_group(c, "mnist16_real_b50", BATCH);
+    bench_real_layer(&mut group, &hidden, false);
+    bench_real_layer(&mut group, &output, false);
+    group.finish();
+
+    let (f1, f2) = (median_seconds(|| hidden.forward_all()), median_seconds(|| output.forward_all()));
+    let (b1, b2) = (median_seconds(|| hidden.backward_all()), median_seconds(|| output.backward_all()));
+    print_epoch_estimate(
+        "16x16 MNIST",
+        BATCH,
+        &[("forward 256x128", f1), ("forward 129x10", f2), ("backward 256x128", b1), ("backward 129x10", b2)],
+        &[("forward 256x128", f1), ("forward 129x10", f2)],
+    );
+}
+
+fn mnist_real(c: &mut Criterion) {
+    const BATCH: usize = 80;
+    const INPUTS: usize = SIDE * SIDE;
+    let Some(images) = mnist_images(REAL_BATCHES * BATCH) else { return };
+    let inputs: Vec<Matrix> = images
+        .chunks(BATCH * INPUTS)
+        .map(|batch| Matrix { rows: BATCH, cols: INPUTS, data: batch.iter().copied().map(mnist_time).collect() })
+        .collect();
+    let mut rng = rng::stream(SEED, Purpose::Init, 4);
+    let w1 = normal_matrix(INPUTS, 350, 0.05, 0.8, &mut rng);
+    let w2 = normal_matrix(350, MNIST_CLASSES, 0.15, 0.8, &mut rng);
+    let integrate = |p: &NeuronParams, w: &Matrix, a: &Arrival| integrate_forward(p, w, a, 0.01, 3.5);
+    let hidden = RealLayer::new("784x350".into(), w1, inputs, integrate, &mut rng);
+    let output = RealLayer::new("350x10".into(), w2, hidden.outputs(), integrate, &mut rng);
+
+    let mut group = real_group(c, "mnist_real_b80", BATCH);
+    bench_real_layer(&mut group, &hidden, true);
+    bench_real_layer(&mut group, &output, true);
+    group.finish();
+
+    let (f1, f2) = (median_seconds(|| hidden.integrate_all()), median_seconds(|| output.integrate_all()));
+    let (b1, b2) = (median_seconds(|| hidden.backward_all()), median_seconds(|| output.backward_all()));
+    print_epoch_estimate(
+        "full MNIST",
+        BATCH,
+        &[("integrate 784x350", f1), ("integrate 350x10", f2), ("backward 784x350", b1), ("backward 350x10", b2)],
+        &[("integrate 784x350", f1), ("integrate 350x10", f2)],
+    );
+}
+
+criterion_group!(benches, yin_yang, mnist, mnist16_real, mnist_real);
 criterion_main!(benches);
