@@ -89,6 +89,9 @@ pub struct Emulator {
     is_active: Vec<bool>,
     /// Membranes changed by the spike being processed (searched again for crossings).
     touched: Vec<usize>,
+    /// The physics has run up to this time (cycles) and nothing but input events at that time has changed since:
+    /// running it there again would change nothing (see [`Emulator::advance`]).
+    settled: Option<u64>,
     /// System time (8 ns cycles since the last synchronisation).
     systime: u64,
     timer_base: u64,
@@ -163,6 +166,7 @@ impl Emulator {
             active: Vec::new(),
             is_active: Vec::new(),
             touched: Vec::new(),
+            settled: None,
             systime: 0,
             timer_base: 0,
             runs: 0,
@@ -239,6 +243,7 @@ impl Emulator {
                     }
                 }
                 ToFpga::SystimeInit(true) => {
+                    self.settled = None;
                     self.systime = 0;
                     self.timer_base = 0;
                     self.membranes.clear();
@@ -248,6 +253,7 @@ impl Emulator {
                 ToFpga::SystimeInit(false) => out.message(FromFpga::Systime(self.systime)),
                 ToFpga::JtagData { keep_response: true, .. } => out.message(FromFpga::JtagData(0)),
                 ToFpga::Reset(true) => {
+                    self.settled = None;
                     self.memory = Memory::with_unmapped_limit(self.limits.unmapped_words);
                     self.compiled = None;
                 }
@@ -298,6 +304,7 @@ impl Emulator {
         self.budget =
             RunBudget { events_left: self.limits.events, response_words: self.limits.response_words, stopped: None };
         self.runs += 1;
+        self.settled = None;
         self.noise =
             ChaCha8Rng::seed_from_u64(self.chip_seed.rotate_left(32) ^ self.runs.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let sigma = self.profile.noise.threshold_mv;
@@ -320,6 +327,7 @@ impl Emulator {
     }
 
     fn write(&mut self, address: u32, data: u32, byte_enables: u8) {
+        self.settled = None;
         for (block, &base) in NEURON_RESET_BASE.iter().enumerate() {
             if (base..base + 4 * 256).contains(&address) && address.is_multiple_of(4) {
                 self.reset_neuron(block, ((address - base) / 4) as usize);
@@ -436,7 +444,15 @@ impl Emulator {
     }
 
     /// Runs the physics up to `target` cycles, emitting recorded spikes.
+    ///
+    /// Run twice to the same time it does nothing the second time, even after input events at that time in
+    /// between (an input at `until` leaves its membrane searched up to `until`, and an MADC sample due at `until`
+    /// has been taken), so a spike pack after its wait, or after another pack at the same time, skips it.
     fn advance(&mut self, target: u64, out: &mut ResponseWriter) {
+        if self.compiled.is_some() && self.settled == Some(target) {
+            return;
+        }
+        self.settled = None;
         self.ensure_compiled();
         let until = target as f64 / CYCLES_PER_US as f64;
         // Every active membrane is searched up to `until` once; after a spike, only the membranes it reached
@@ -470,6 +486,7 @@ impl Emulator {
             }
         }
         self.sample_madc(until, true, out);
+        self.settled = self.budget.stopped.is_none().then_some(target);
     }
 
     /// Puts membrane `g` back on the list of those whose crossings are searched (after an input or a reset).
@@ -553,6 +570,7 @@ impl Emulator {
 
     /// Forces a circuit's membrane to its reset potential now (a write to its neuron-reset strobe).
     fn reset_neuron(&mut self, block: usize, index_in_block: usize) {
+        self.settled = None;
         self.ensure_compiled();
         let (row, column) = (index_in_block / 128, block * 128 + index_in_block % 128);
         let circuit = row * 256 + column;
