@@ -6,8 +6,6 @@ use rayon::prelude::*;
 use super::arrival::{Arrival, ArrivalGrad};
 use super::matrix::Matrix;
 use super::neuron::NeuronParams;
-use super::shared::{BackwardScratch, ForwardScratch, backward_sample, forward_sample};
-use super::sort::{SortedSample, time_order};
 use super::spike::{Input, first_spike_time, sort_by_time, spike_time_gradient};
 
 /// Samples per parallel work item. Fixed, so that sums over the batch are formed in the same order whatever
@@ -38,10 +36,12 @@ pub struct LayerGrads {
     pub input: ArrivalGrad,
 }
 
-/// A per-synapse arrival in the form the per-neuron loops read fastest: per-synapse matrices transposed to
+/// The arrival in the form the per-neuron loops read fastest: per-synapse matrices transposed to
 /// `[n_post, n_pre]` so that one neuron's inputs are contiguous, with `exp(offset / tau)` precomputed.
-/// (`Shared` arrivals have their own kernels, in `shared`.)
 enum Layout<'a> {
+    Shared {
+        times: &'a Matrix,
+    },
     Offset {
         base: &'a Matrix,
         /// `offset^T`, `exp(offset^T / tau_syn)`, `exp(offset^T / tau_mem)` (ratio 2 only, else empty).
@@ -58,10 +58,9 @@ enum Layout<'a> {
 }
 
 impl<'a> Layout<'a> {
-    /// None for `Shared`.
-    fn new(p: &NeuronParams, arrival: &'a Arrival) -> Option<Self> {
-        Some(match arrival {
-            Arrival::Shared(_) => return None,
+    fn new(p: &NeuronParams, arrival: &'a Arrival) -> Self {
+        match arrival {
+            Arrival::Shared(times) => Layout::Shared { times },
             Arrival::Offset { base, offset } => {
                 let offset = offset.transposed();
                 let offset_es = offset.map(|x| (x / p.tau_syn).exp());
@@ -75,7 +74,7 @@ impl<'a> Layout<'a> {
             Arrival::Dense { n_pre, n_post, times, .. } => {
                 Layout::Dense { n_pre: *n_pre, n_post: *n_post, times, p: *p }
             }
-        })
+        }
     }
 }
 
@@ -93,19 +92,21 @@ fn exp_membrane(p: &NeuronParams, t: &[f64], es: &[f64], em: &mut [f64]) {
     }
 }
 
-/// Per-thread buffers for one sample of a per-synapse layout.
+/// Per-thread buffers for one sample.
 struct Scratch {
-    /// The sample's per-sample times (`Offset`), their `exp(t/tau_syn)` and `exp(t/tau_mem)`.
+    /// The sample's per-sample times (`Shared`/`Offset`), their `exp(t/tau_syn)` and `exp(t/tau_mem)`.
     t: Vec<f64>,
     es: Vec<f64>,
     em: Vec<f64>,
     /// The order of the per-sample times.
     order: Vec<u32>,
-    /// Scratch space of the sort.
-    keys: Vec<u128>,
     /// The indices of a neuron's causal inputs (backward).
     causal: Vec<u32>,
-    /// One neuron's inputs sorted by time.
+    /// The same sorted (for `Shared`).
+    sorted_t: Vec<f64>,
+    sorted_es: Vec<f64>,
+    sorted_em: Vec<f64>,
+    /// One neuron's inputs sorted by time (for `Offset` and `Dense`).
     inputs: Vec<Input>,
     dw: Vec<f64>,
     dt: Vec<f64>,
@@ -119,17 +120,20 @@ impl Scratch {
             es: zeros(),
             em: zeros(),
             order: Vec::with_capacity(n),
-            keys: Vec::with_capacity(n),
             causal: Vec::with_capacity(n),
+            sorted_t: zeros(),
+            sorted_es: zeros(),
+            sorted_em: zeros(),
             inputs: vec![Input::default(); n],
             dw: zeros(),
             dt: zeros(),
         }
     }
 
-    /// Loads sample b's per-sample times and their exponentials (for `Offset`).
+    /// Loads sample b's per-sample times and their exponentials (for `Shared` and `Offset`).
     fn load_sample(&mut self, p: &NeuronParams, layout: &Layout, b: usize) {
         let base = match layout {
+            Layout::Shared { times } => times,
             Layout::Offset { base, .. } => base,
             Layout::Dense { .. } => return,
         };
@@ -142,9 +146,51 @@ impl Scratch {
         }
     }
 
-    /// Orders the loaded per-sample times.
-    fn sort_sample(&mut self) {
-        time_order(&self.t, &mut self.order, &mut self.keys);
+    /// Orders the loaded per-sample times; for `Shared` also keeps them sorted.
+    fn sort_sample(&mut self, shared: bool) {
+        let t = &self.t;
+        self.order.clear();
+        self.order.extend(0..t.len() as u32);
+        if t.len() > 12 {
+            self.order.sort_unstable_by(|&a, &b| t[a as usize].total_cmp(&t[b as usize]));
+        }
+        // Insertion sort for few inputs (and a no-op after the sort above).
+        for k in 1..self.order.len() {
+            let item = self.order[k];
+            let mut slot = k;
+            while slot > 0 && t[self.order[slot - 1] as usize].total_cmp(&t[item as usize]).is_gt() {
+                self.order[slot] = self.order[slot - 1];
+                slot -= 1;
+            }
+            self.order[slot] = item;
+        }
+        if shared {
+            for (k, &i) in self.order.iter().enumerate() {
+                let i = i as usize;
+                self.sorted_t[k] = self.t[i];
+                self.sorted_es[k] = self.es[i];
+                self.sorted_em[k] = self.em[i];
+            }
+        }
+    }
+
+    /// For `Shared`: gathers the causal inputs (arrived by `t_out`) of a neuron with weights `w_row` into
+    /// `self.inputs`, their indices into `self.causal`; they are a prefix of the sorted sample.
+    fn gather_causal_sorted(&mut self, w_row: &[f64], t_out: f64) -> usize {
+        self.causal.clear();
+        for (k, &i) in self.order.iter().enumerate() {
+            let lag = t_out - self.sorted_t[k];
+            if lag < 0.0 || lag.is_nan() {
+                break;
+            }
+            if lag.is_finite() {
+                let input =
+                    Input { t: self.sorted_t[k], es: self.sorted_es[k], em: self.sorted_em[k], w: w_row[i as usize] };
+                self.inputs[self.causal.len()] = input;
+                self.causal.push(i);
+            }
+        }
+        self.causal.len()
     }
 
     /// Keeps the causal inputs (arrived by `t_out`) of `self.inputs`, in order, their indices in `self.causal`.
@@ -179,6 +225,11 @@ impl Scratch {
         let (t, es, em, inputs) = (&self.t, &self.es, &self.em, &mut self.inputs);
         let slots = inputs.iter_mut().zip(indices);
         match layout {
+            Layout::Shared { .. } => {
+                for (slot, i) in slots {
+                    *slot = Input { t: t[i], es: es[i], em: em[i], w: w_row[i] };
+                }
+            }
             Layout::Offset { offset, offset_es, offset_em, .. } => {
                 let (off, off_es) = (offset.row(j), offset_es.row(j));
                 if offset_em.data.is_empty() {
@@ -211,11 +262,8 @@ impl Scratch {
 pub fn layer_forward(p: &NeuronParams, weights: &Matrix, arrival: &Arrival, thresholds: Option<&Matrix>) -> Matrix {
     let (batch, n, m) = (arrival.batch(), arrival.n_pre(), weights.cols);
     debug_assert_eq!(weights.rows, n);
-    let Some(layout) = Layout::new(p, arrival) else {
-        let Arrival::Shared(times) = arrival else { unreachable!("only Shared has no per-synapse layout") };
-        return shared_forward(p, weights, times, thresholds);
-    };
     let w_t = weights.transposed();
+    let layout = Layout::new(p, arrival);
     let nominal_c = p.crossing_constant(p.threshold);
     let mut out = Matrix::filled(batch, m, f64::INFINITY);
     out.data.par_chunks_mut(CHUNK * m.max(1)).enumerate().for_each_init(
@@ -224,13 +272,23 @@ pub fn layer_forward(p: &NeuronParams, weights: &Matrix, arrival: &Arrival, thre
             for (local, row) in rows.chunks_mut(m.max(1)).enumerate() {
                 let b = chunk * CHUNK + local;
                 s.load_sample(p, &layout, b);
+                let shared = matches!(layout, Layout::Shared { .. });
                 if !matches!(layout, Layout::Dense { .. }) {
-                    s.sort_sample();
+                    s.sort_sample(shared);
                 }
                 for (j, out_j) in row.iter_mut().enumerate() {
                     let w_row = w_t.row(j);
                     let c = thresholds.map_or(nominal_c, |th| p.crossing_constant(th.get(b, j)));
-                    *out_j = if let Layout::Dense { .. } = layout {
+                    *out_j = if shared {
+                        // The sample's sorted times serve every neuron; only the weights differ.
+                        let (t, es, em, order) = (&s.sorted_t, &s.sorted_es, &s.sorted_em, &s.order);
+                        first_spike_time(p, c, n, |k| Input {
+                            t: t[k],
+                            es: es[k],
+                            em: em[k],
+                            w: w_row[order[k] as usize],
+                        })
+                    } else if let Layout::Dense { .. } = layout {
                         s.fill_inputs(&layout, b, j, w_row, false);
                         s.inputs.sort_unstable_by(|x, y| x.t.total_cmp(&y.t));
                         first_spike_time(p, c, n, |k| s.inputs[k])
@@ -240,29 +298,6 @@ pub fn layer_forward(p: &NeuronParams, weights: &Matrix, arrival: &Arrival, thre
                         first_spike_time(p, c, n, |k| s.inputs[k])
                     };
                 }
-            }
-        },
-    );
-    out
-}
-
-/// [`layer_forward`] for `Shared` arrival times `[batch, n_pre]`: per sample one sweep for all neurons.
-fn shared_forward(p: &NeuronParams, weights: &Matrix, times: &Matrix, thresholds: Option<&Matrix>) -> Matrix {
-    let (batch, m) = (times.rows, weights.cols);
-    let nominal_c = p.crossing_constant(p.threshold);
-    let mut out = Matrix::filled(batch, m, f64::INFINITY);
-    out.data.par_chunks_mut(CHUNK * m.max(1)).enumerate().for_each_init(
-        || (SortedSample::default(), ForwardScratch::default(), Vec::new()),
-        |(s, f, c), (chunk, rows)| {
-            for (local, row) in rows.chunks_mut(m.max(1)).enumerate() {
-                let b = chunk * CHUNK + local;
-                s.load(p, times.row(b));
-                c.clear();
-                match thresholds {
-                    Some(th) => c.extend(th.row(b).iter().map(|&x| p.crossing_constant(x))),
-                    None => c.resize(m, nominal_c),
-                }
-                forward_sample(p, weights, s, c, row, f);
             }
         },
     );
@@ -308,13 +343,12 @@ pub fn layer_backward_with(
 ) -> Result<LayerGrads, ModelError> {
     let (batch, n, m) = (arrival.batch(), arrival.n_pre(), weights.cols);
     let w_t = weights.transposed();
-    let Some(layout) = Layout::new(p, arrival) else {
-        let Arrival::Shared(times) = arrival else { unreachable!("only Shared has no per-synapse layout") };
-        return shared_backward(p, max_dw_norm, &w_t, times, out, delta, non_finite);
-    };
+    let layout = Layout::new(p, arrival);
     let c = p.crossing_constant(p.threshold);
+    let shared = matches!(arrival, Arrival::Shared(_));
+    let want_offset = !shared;
     let mut grad_base = Matrix::zeros(batch, n);
-    let partials: Vec<Result<(Matrix, Matrix), ModelError>> = grad_base
+    let partials: Vec<Result<(Matrix, Option<Matrix>), ModelError>> = grad_base
         .data
         .par_chunks_mut(CHUNK * n.max(1))
         .enumerate()
@@ -322,10 +356,13 @@ pub fn layer_backward_with(
             || Scratch::new(n),
             |s, (chunk, base_rows)| {
                 let mut g_w = Matrix::zeros(n, m);
-                let mut g_off = Matrix::zeros(n, m);
+                let mut g_off = want_offset.then(|| Matrix::zeros(n, m));
                 for (local, base_row) in base_rows.chunks_mut(n.max(1)).enumerate() {
                     let b = chunk * CHUNK + local;
                     s.load_sample(p, &layout, b);
+                    if shared {
+                        s.sort_sample(true);
+                    }
                     for j in 0..m {
                         let d = delta.get(b, j);
                         let d = if d.is_nan() { 0.0 } else { d };
@@ -334,8 +371,12 @@ pub fn layer_backward_with(
                             continue;
                         }
                         // Only causal inputs (arrived by t_out) have a gradient: gather those, with their indices.
-                        s.fill_inputs(&layout, b, j, w_t.row(j), false);
-                        let count = s.keep_causal(t_out);
+                        let count = if shared {
+                            s.gather_causal_sorted(w_t.row(j), t_out)
+                        } else {
+                            s.fill_inputs(&layout, b, j, w_t.row(j), false);
+                            s.keep_causal(t_out)
+                        };
                         let Scratch { inputs, causal: order, dw, dt, .. } = &mut *s;
                         let (dw, dt) = (&mut dw[..count], &mut dt[..count]);
                         if spike_time_gradient(p, c, t_out, |k| inputs[k], dw, dt) {
@@ -366,7 +407,9 @@ pub fn layer_backward_with(
                                     *g_w.get_mut(i, j) += dw[k];
                                 }
                                 base_row[i] += dt[k];
-                                *g_off.get_mut(i, j) += dt[k];
+                                if let Some(g) = g_off.as_mut() {
+                                    *g.get_mut(i, j) += dt[k];
+                                }
                             }
                         }
                     }
@@ -376,57 +419,13 @@ pub fn layer_backward_with(
         )
         .collect();
     let mut weights_grad = Matrix::zeros(n, m);
-    let mut offset_grad = Matrix::zeros(n, m);
+    let mut offset_grad = want_offset.then(|| Matrix::zeros(n, m));
     for partial in partials {
         let (g_w, g_off) = partial?;
         weights_grad.add_assign(&g_w);
-        offset_grad.add_assign(&g_off);
-    }
-    Ok(LayerGrads { weights: weights_grad, input: ArrivalGrad { base: grad_base, offset: Some(offset_grad) } })
-}
-
-/// [`layer_backward_with`] for `Shared` arrival times `[batch, n_pre]`, given the transposed weights.
-fn shared_backward(
-    p: &NeuronParams,
-    max_dw_norm: Option<f64>,
-    w_t: &Matrix,
-    times: &Matrix,
-    out: &Matrix,
-    delta: &Matrix,
-    non_finite: NonFinite,
-) -> Result<LayerGrads, ModelError> {
-    let (batch, n, m) = (times.rows, times.cols, w_t.rows);
-    let c = p.crossing_constant(p.threshold);
-    let fail = non_finite == NonFinite::Fail;
-    let mut grad_base = Matrix::zeros(batch, n);
-    // Each chunk's weight gradient is `[n_post, n_pre]` (a neuron's inputs contiguous), summed transposed below.
-    let partials: Vec<Result<Vec<f64>, ModelError>> = grad_base
-        .data
-        .par_chunks_mut(CHUNK * n.max(1))
-        .enumerate()
-        .map_init(
-            || (SortedSample::default(), BackwardScratch::default()),
-            |(s, scratch), (chunk, base_rows)| {
-                let mut g_w_t = vec![0.0; m * n];
-                for (local, base_row) in base_rows.chunks_mut(n.max(1)).enumerate() {
-                    let b = chunk * CHUNK + local;
-                    s.load(p, times.row(b));
-                    let (t_out, d) = (out.row(b), delta.row(b));
-                    backward_sample(p, c, w_t, s, t_out, d, max_dw_norm, fail, &mut g_w_t, base_row, scratch)
-                        .map_err(|j| ModelError::NonFiniteGradient { sample: b, neuron: j, spike_time: t_out[j] })?;
-                }
-                Ok(g_w_t)
-            },
-        )
-        .collect();
-    let mut weights_grad = Matrix::zeros(n, m);
-    for partial in partials {
-        let g_w_t = partial?;
-        for (i, row) in weights_grad.data.chunks_mut(m.max(1)).enumerate() {
-            for (j, g) in row.iter_mut().enumerate() {
-                *g += g_w_t[j * n + i];
-            }
+        if let (Some(total), Some(g)) = (offset_grad.as_mut(), g_off) {
+            total.add_assign(&g);
         }
     }
-    Ok(LayerGrads { weights: weights_grad, input: ArrivalGrad { base: grad_base, offset: None } })
+    Ok(LayerGrads { weights: weights_grad, input: ArrivalGrad { base: grad_base, offset: offset_grad } })
 }

@@ -8,8 +8,6 @@ pub use neuron::{NeuronParams, TauRatio};
 pub mod arrival;
 pub mod layer;
 pub mod matrix;
-mod shared;
-mod sort;
 
 pub use arrival::{Arrival, ArrivalGrad};
 pub use layer::{LayerGrads, ModelError, NonFinite, layer_backward, layer_backward_with, layer_forward};

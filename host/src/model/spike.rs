@@ -52,24 +52,10 @@ pub fn sort_by_time(inputs: &mut [Input]) {
 /// reaches, so callers can produce inputs lazily.
 #[inline]
 pub fn first_spike_time(p: &NeuronParams, c: f64, n: usize, sorted: impl Fn(usize) -> Input) -> f64 {
-    first_spike_time_from(p, c, (0.0, 0.0), 0, n, sorted)
-}
-
-/// [`first_spike_time`] resumed at input `start`, with the running sums `(A, B)` (without [`SUM_EPSILON`]) of
-/// the inputs before it, whose candidates were all rejected: a sweep over many neurons at once hands its last
-/// few neurons over to this one-neuron sweep.
-#[inline]
-pub fn first_spike_time_from(
-    p: &NeuronParams,
-    c: f64,
-    sums: (f64, f64),
-    start: usize,
-    n: usize,
-    sorted: impl Fn(usize) -> Input,
-) -> f64 {
-    let (mut sum_a, mut sum_b) = sums;
-    let mut next_input = if start < n { sorted(start) } else { return f64::INFINITY };
-    for k in start..n {
+    let mut sum_a = 0.0;
+    let mut sum_b = 0.0;
+    let mut next_input = if n > 0 { sorted(0) } else { return f64::INFINITY };
+    for k in 0..n {
         let input = next_input;
         if !input.t.is_finite() {
             break;
@@ -113,7 +99,7 @@ pub fn first_spike_time_from(
 /// the crossing comes after the next input: rejected without the exponential and the Lambert W (`next_t`,
 /// `next_es = e^{u_next}`). Margins leave borderline cases to the exact window check of the caller.
 #[inline]
-pub(super) fn candidate_ratio_one(tau_syn: f64, c: f64, a: f64, b: f64, next_t: f64, next_es: f64) -> f64 {
+fn candidate_ratio_one(tau_syn: f64, c: f64, a: f64, b: f64, next_t: f64, next_es: f64) -> f64 {
     let ratio = b / a;
     if a > 0.0 && next_es.is_finite() {
         let u_next = next_t / tau_syn;
@@ -141,7 +127,7 @@ pub(super) fn candidate_ratio_one(tau_syn: f64, c: f64, a: f64, b: f64, next_t: 
 /// `exp(t_next / tau_mem) = 1 / x_next`; it equals `exp(t_next / (2 tau_syn))` up to the rounding of
 /// tau_mem = 2 tau_syn, and the margin leaves every borderline case to the exact window check of the caller.
 #[inline]
-pub(super) fn candidate_ratio_two(tau_syn: f64, c: f64, a: f64, a2: f64, next_em: f64) -> f64 {
+fn candidate_ratio_two(tau_syn: f64, c: f64, a: f64, a2: f64, next_em: f64) -> f64 {
     let disc = a2 * a2 - 4.0 * a * c;
     if !(disc >= 0.0) {
         return f64::INFINITY;
