@@ -133,9 +133,14 @@ fn parse_edited(edits: &[Edit]) -> Result<Config, ConfigError> {
 // 1. The shipped configs.
 // ---------------------------------------------------------------------------------------------------------------
 
-fn shipped_configs() -> Vec<PathBuf> {
-    // The MNIST configs need the four IDX files to load; the committed fixture has them (16 images each).
+/// Points MNIST at the committed fixture: the MNIST configs need the four IDX files to load, and the fixture has
+/// them (16 images each).
+fn use_mnist_fixture() {
     bss2_host::data::mnist::set_data_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/mnist"));
+}
+
+fn shipped_configs() -> Vec<PathBuf> {
+    use_mnist_fixture();
     let mut files: Vec<PathBuf> = std::fs::read_dir(CONFIG_DIR)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -1209,7 +1214,7 @@ fn a_huge_value_is_cut_in_the_message() {
 
 #[test]
 fn the_mnist_configs_are_fast_and_deeps() {
-    shipped_configs();
+    use_mnist_fixture();
     let load = |name: &str| Config::load(&Path::new(CONFIG_DIR).join(name)).unwrap();
     // (config, data set, inputs, layer sizes, batch, eval batch, epochs, integrator)
     let cases = [

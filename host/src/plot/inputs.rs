@@ -40,7 +40,7 @@ fn draw(area: &super::Area, title: &str, times: &[f64], n: usize, labels: &[usiz
         if !t.is_finite() {
             return BLACK;
         }
-        let v = (235.0 - 180.0 * (t - lo) / span).round().clamp(0.0, 255.0) as u8 + 20;
+        let v = (255.0 - 180.0 * (t - lo) / span).round() as u8;
         RGBColor(v, v, v)
     };
     let (cols_px, rows_px) = match square_side(n) {
