@@ -16,6 +16,7 @@ pub mod network;
 pub mod plot;
 pub mod rng;
 pub mod substrate;
+pub mod sweep;
 pub mod tensors;
 pub mod text;
 pub mod train;

@@ -9,6 +9,7 @@ mod eval_cmd;
 mod inference_cmd;
 mod layer_cmd;
 mod protocol_cmd;
+mod sweep_cmd;
 mod train_cmd;
 
 use std::io::IsTerminal;
@@ -44,6 +45,9 @@ enum Command {
     Train(train_cmd::Cmd),
     /// Continue a run from its latest resume point or a snapshot.
     Continue(continue_cmd::Cmd),
+    /// Sweeps of many trainings (the reference's sweep configs), locally or on Slurm: run, continue, status,
+    /// collect, plot.
+    Sweep(sweep_cmd::Cmd),
     /// Evaluate a saved network on one split and write its output times.
     Inference(inference_cmd::Cmd),
     /// Plot a run: curves, classification, spike times, weights, delays, chip measurements.
@@ -83,6 +87,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Train(cmd) => cmd.run(),
         Command::Continue(cmd) => cmd.run(),
+        Command::Sweep(cmd) => cmd.run(),
         Command::Inference(cmd) => cmd.run(),
         Command::Eval(cmd) => cmd.run(),
         Command::Data(cmd) => cmd.run(),

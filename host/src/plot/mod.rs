@@ -16,6 +16,7 @@ mod inputs;
 mod outputs;
 mod plane;
 mod summary;
+mod sweep;
 mod weights;
 
 pub use chip::{NeuronTimes, measured_vs_ideal, membrane_traces};
@@ -26,6 +27,7 @@ pub use inputs::input_grid;
 pub use outputs::{hidden_histogram, hidden_raster, output_histograms, sorted_output_times, time_differences};
 pub use plane::{Classified, plane};
 pub use summary::{SummaryPanels, summary};
+pub use sweep::sweep_errors;
 pub use weights::{delay_distribution, weight_histogram, weight_matrix};
 
 use std::error::Error;

@@ -102,7 +102,13 @@ pub struct Summary {
 
 /// The first file or folder of a run in `dir`, if any: a folder holding one is never written into by `train`.
 fn existing_run_file(dir: &RunDir) -> Option<PathBuf> {
-    let files = [dir.config(), dir.metrics(), dir.resume(), dir.summary(), dir.calibration()];
+    [dir.config(), dir.calibration()].into_iter().find(|f| f.exists()).or_else(|| trained_file(dir))
+}
+
+/// The first file or folder in `dir` that training writes after its start (metrics, resume point, summary,
+/// snapshots), if any.
+fn trained_file(dir: &RunDir) -> Option<PathBuf> {
+    let files = [dir.metrics(), dir.resume(), dir.summary()];
     files.into_iter().find(|f| f.exists()).or_else(|| {
         let entries = std::fs::read_dir(&dir.root).ok()?;
         entries
@@ -123,7 +129,7 @@ pub fn train(config: Config, dir: &RunDir, chip: &ChipOptions) -> Result<Summary
         return Err(RunError::NoEpochs);
     }
     let created = !dir.root.exists();
-    match start(config, dir, chip) {
+    match start(config, dir, chip, true) {
         Ok(session) => drive(session, dir),
         Err(e) => {
             abandon(dir, created);
@@ -132,13 +138,31 @@ pub fn train(config: Config, dir: &RunDir, chip: &ChipOptions) -> Result<Summary
     }
 }
 
-/// A new run up to its first resume point (epoch 0 evaluated and saved).
-fn start(config: Config, dir: &RunDir, chip: &ChipOptions) -> Result<Session, RunError> {
+/// Starts the run prepared in `dir`: a folder holding its `config.yaml` (and perhaps the calibration an
+/// interrupted start made), as a sweep lays out its runs. The config file is the folder's own and stays as it is;
+/// a start that fails leaves the folder as it was, so the run can be started again.
+pub fn train_prepared(dir: &RunDir, chip: &ChipOptions) -> Result<Summary, RunError> {
+    let config = Config::load(&dir.config())?;
+    if let Some(found) = trained_file(dir) {
+        return Err(RunError::RunExists { dir: dir.root.clone(), found });
+    }
+    if config.training.epoch_number == 0 {
+        return Err(RunError::NoEpochs);
+    }
+    let session = start(config, dir, chip, false)?;
+    drive(session, dir)
+}
+
+/// A new run up to its first resume point (epoch 0 evaluated and saved); `write_config` records the effective
+/// config as `config.yaml`.
+fn start(config: Config, dir: &RunDir, chip: &ChipOptions, write_config: bool) -> Result<Session, RunError> {
     let data = Splits::build(&config)?;
     // The chip (and its calibration) is opened before the config is written, so a network it cannot run leaves
     // no folder behind.
     let forward = chip_run::open(&config, dir, chip)?;
-    dir.write(&dir.config(), config.to_yaml().as_bytes())?;
+    if write_config {
+        dir.write(&dir.config(), config.to_yaml().as_bytes())?;
+    }
     info!(dir = %dir.root.display(), train = data.train.len(), validation = data.validation.len(), test = data.test.len(), "starting training");
     let session = Session::start(config, data, forward)?;
     let first = &session.state.history[0];
