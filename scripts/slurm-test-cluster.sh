@@ -10,7 +10,8 @@
 # Knobs: SLURM_TEST_KILLWAIT (seconds between SIGTERM and SIGKILL on scancel/timeout, default 5),
 #        SLURM_TEST_MINJOBAGE (seconds a finished job stays visible in squeue, default 300),
 #        SLURM_TEST_TIMEOUT (seconds `start` waits for the node to be idle, default 30).
-# Needs root (SlurmUser=root, SlurmdUser=root) and no cgroups (proctrack/linuxproc, task/none).
+# Needs root (SlurmUser=root, SlurmdUser=root); uses no cgroups (proctrack/pgid, task/none).
+# If `start` fails it prints the log tails and stops what it had started.
 set -euo pipefail
 
 log() { printf 'slurm-test-cluster: %s\n' "$*" >&2; }
@@ -65,8 +66,8 @@ cmd_install() {
 # A TCP port nobody listens on (checked against /proc/net/tcp*, since ss/netstat may be absent).
 # Random in 20000-59999 so that clusters started in parallel rarely pick the same one.
 free_port() {
-  local avoid=${1:-0} p hex i
-  for i in $(seq 1 200); do
+  local avoid=${1:-0} p hex
+  for _ in $(seq 1 200); do
     p=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
     [ "$p" != "$avoid" ] || continue
     hex=$(printf ':%04X ' "$p")
@@ -88,7 +89,7 @@ live_pid() {
   case "$comm" in "$name"*) echo "$pid" ;; *) return 1 ;; esac
 }
 
-# Pids of processes whose environment holds exactly the string $1 (e.g. our marker variable).
+# Pids of processes whose environment holds exactly the string $1 (VAR=value).
 pids_with_env() {
   local want=$1 d pid
   for d in /proc/[0-9]*; do
@@ -101,19 +102,19 @@ pids_with_env() {
 
 # SIGTERM the given pids, wait up to $1 seconds, then SIGKILL what is left and wait for it.
 kill_wait() {
-  local secs=$1 pid left i
+  local secs=$1 pid left
   shift
   [ $# -gt 0 ] || return 0
   kill -TERM "$@" 2>/dev/null || true
-  for i in $(seq 1 $((secs * 10))); do
+  for _ in $(seq 1 $((secs * 10))); do
     left=()
     for pid in "$@"; do if kill -0 "$pid" 2>/dev/null; then left+=("$pid"); fi; done
     [ ${#left[@]} -gt 0 ] || return 0
     sleep 0.1
   done
-  log "still alive after ${secs}s, sending SIGKILL: ${left[*]}"
+  log "still alive after ${secs}s, sending SIGKILL: ${left[*]} ($(cat /proc/"${left[0]}"/comm 2>/dev/null))"
   kill -KILL "${left[@]}" 2>/dev/null || true
-  for i in $(seq 1 50); do
+  for _ in $(seq 1 50); do
     left=()
     for pid in "$@"; do if kill -0 "$pid" 2>/dev/null; then left+=("$pid"); fi; done
     [ ${#left[@]} -gt 0 ] || return 0
@@ -125,6 +126,13 @@ kill_wait() {
 abs_dir() {
   mkdir -p "$1"
   (cd "$1" && pwd -P)
+}
+
+# Start failed: show why, then stop whatever of this cluster already runs.
+fail_start() {
+  tails
+  cmd_stop "$DIR" 2>/dev/null || true
+  die "$*"
 }
 
 tails() {
@@ -142,9 +150,12 @@ cmd_start() {
   [ "$(id -u)" = 0 ] || die "start needs root (SlurmUser=root)"
   DIR=$(abs_dir "$1")
   local conf=$DIR/slurm.conf
-  # Unix socket paths are limited to 108 bytes (munge socket, slurmd's per-step sockets in
-  # the spool dir such as spool/vm_4294967294.4294967292), so keep DIR short.
-  [ ${#DIR} -le 60 ] || die "DIR path too long (${#DIR} > 60 chars) for unix sockets: $DIR"
+  # Unix socket paths are limited to 108 bytes: munge's DIR/munge/munge.socket.lock and
+  # slurmd's per-step sockets DIR/spool/HOST_JOBID.STEPID (up to 10 digits each).
+  local host max
+  host=$(hostname -s)
+  max=$((107 - 29 - ${#host}))
+  [ ${#DIR} -le "$max" ] || die "DIR too long for unix socket paths (${#DIR} > $max chars): $DIR"
 
   local n_alive=0 d
   for d in munged slurmctld slurmd; do
@@ -170,17 +181,17 @@ cmd_start() {
   chmod 0400 "$DIR/munge/munge.key"
   local sock=$DIR/munge/munge.socket
   rm -f "$sock" "$sock.lock"
-  # --force: as root munged otherwise refuses e.g. a log dir it deems insecure; it still logs why.
+  # --force: not needed for 0755 dirs under /tmp, but munged would otherwise refuse a DIR
+  # below a group/other-writable parent; it still logs such warnings in munged.log.
   munged --force --key-file="$DIR/munge/munge.key" --socket="$sock" \
     --pid-file="$DIR/run/munged.pid" --log-file="$DIR/log/munged.log" \
-    --seed-file="$DIR/munge/munged.seed" >&2 || { tails; die "munged failed to start"; }
-  local i
-  for i in $(seq 1 50); do [ -S "$sock" ] && break; sleep 0.1; done
-  [ -S "$sock" ] || { tails; die "munged socket $sock did not appear"; }
+    --seed-file="$DIR/munge/munged.seed" >&2 || fail_start "munged failed to start"
+
+  for _ in $(seq 1 50); do [ -S "$sock" ] && break; sleep 0.1; done
+  [ -S "$sock" ] || fail_start "munged socket $sock did not appear"
 
   # --- slurm.conf
-  local host cpus mem_mb ctld_port slurmd_port
-  host=$(hostname -s)
+  local cpus mem_mb ctld_port slurmd_port
   cpus=$(nproc)
   # RealMemory above what slurmd detects drains the node: leave a margin (5 %, >= 256 MB).
   mem_mb=$(awk '/^MemTotal:/ { m = int($2 / 1024); d = int(m / 20); if (d < 256) d = 256; m -= d; if (m < 1) m = 1; print m }' /proc/meminfo)
@@ -247,8 +258,8 @@ EOF
   export SLURM_CONF=$conf
 
   # -c: start from a clean state (no recovered jobs from an earlier run in the same DIR).
-  slurmctld -c -f "$conf" >&2 || { tails; die "slurmctld failed to start"; }
-  slurmd -f "$conf" >&2 || { tails; die "slurmd failed to start"; }
+  slurmctld -c -f "$conf" >&2 || fail_start "slurmctld failed to start"
+  slurmd -f "$conf" >&2 || fail_start "slurmd failed to start"
 
   # Wait (bounded) until the node registered and is idle.
   local limit=${SLURM_TEST_TIMEOUT:-30} state=""
@@ -256,8 +267,7 @@ EOF
     state=$(sinfo -h -o %T 2>/dev/null | head -n1 || true)
     [ "$state" != idle ] || break
     if [ $((SECONDS - t0)) -ge "$limit" ]; then
-      tails
-      die "node not idle after ${limit}s (sinfo state: '${state}'); '$0 stop $DIR' cleans up"
+      fail_start "node not idle after ${limit}s (sinfo state: '${state}')"
     fi
     sleep 0.2
   done
@@ -265,32 +275,11 @@ EOF
   printf 'export SLURM_CONF=%s\n' "$conf"
 }
 
-cmd_stop() {
-  export PATH=$PATH:/usr/sbin:/sbin
-  [ -d "$1" ] || { log "no $1: nothing to stop"; return 0; }
-  DIR=$(cd "$1" && pwd -P)
-  local conf=$DIR/slurm.conf pid
-  # Kill running jobs first while the daemons still run; slurmstepd and job processes
-  # outlive slurmd by design.
-  if [ -e "$conf" ] && live_pid "$DIR/run/slurmctld.pid" slurmctld >/dev/null; then
-    SLURM_CONF=$conf timeout 10 scancel --full --signal=KILL --user=root >/dev/null 2>&1 || true
-    SLURM_CONF=$conf timeout 10 scancel --user=root >/dev/null 2>&1 || true
-    # Give slurmstepd a moment (bounded) to reap the jobs and report them done.
-    local i
-    for i in $(seq 1 50); do
-      [ -n "$(SLURM_CONF=$conf timeout 5 squeue -h -t R,CG,S -o %i 2>/dev/null)" ] || break
-      sleep 0.1
-    done
-  fi
-  local name pids=()
-  for name in slurmd slurmctld; do
-    if pid=$(live_pid "$DIR/run/$name.pid" "$name"); then pids+=("$pid"); fi
-  done
-  kill_wait 5 "${pids[@]+"${pids[@]}"}"
-  # Leftovers (e.g. jobs a dead slurmctld could not cancel): slurmstepd and job processes
-  # carry SLURM_CONF=DIR/slurm.conf in their environment (even with --export=NONE); job
-  # processes also have SLURM_JOB_ID, which keeps the caller's own shell out of this.
-  local p left=()
+# Leftover slurmstepd and job processes of this cluster: they carry SLURM_CONF=DIR/slurm.conf
+# in their environment (even with --export=NONE); job processes also have SLURM_JOB_ID,
+# which keeps the caller's own shell (which may export SLURM_CONF too) out of this.
+kill_job_leftovers() {
+  local conf=$1 p left=()
   while read -r p; do
     [ -n "$p" ] || continue
     if [ "$(cat "/proc/$p/comm" 2>/dev/null)" = slurmstepd ] ||
@@ -302,12 +291,30 @@ cmd_stop() {
     log "killing leftover job processes: ${left[*]}"
     kill -KILL "${left[@]}" 2>/dev/null || true
   fi
+}
+
+cmd_stop() {
+  export PATH=$PATH:/usr/sbin:/sbin
+  [ -d "$1" ] || { log "no $1: nothing to stop"; return 0; }
+  DIR=$(cd "$1" && pwd -P)
+  local conf=$DIR/slurm.conf pid
+  # Jobs first: slurmstepd and job processes outlive slurmd by design. No scancel: on a
+  # cancel slurmstepd waits KillWait before SIGKILL (even for scancel -s KILL) and then
+  # several seconds more, and the cluster's job state is thrown away anyway.
+  kill_job_leftovers "$conf"
+  local name pids=()
+  for name in slurmd slurmctld; do
+    if pid=$(live_pid "$DIR/run/$name.pid" "$name"); then pids+=("$pid"); fi
+  done
+  kill_wait 5 "${pids[@]+"${pids[@]}"}"
+  kill_job_leftovers "$conf"
   if pid=$(live_pid "$DIR/run/munged.pid" munged); then kill_wait 5 "$pid"; fi
   rm -f "$DIR"/run/*.pid
   log "stopped: $DIR"
 }
 
 cmd_status() {
+  [ -d "$1" ] || { log "no $1"; return 1; }
   DIR=$(cd "$1" && pwd -P)
   local d ok=0
   for d in munged slurmctld slurmd; do
