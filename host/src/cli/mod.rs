@@ -81,6 +81,11 @@ pub fn main() -> ExitCode {
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .init();
+    // The main thread works in rayon's pool instead of handing every parallel step to a worker and sleeping
+    // until it is done: with one thread (each run of a local sweep) the steps then run inline, without two
+    // threads waking each other thousands of times per epoch. The pool's size is still RAYON_NUM_THREADS or
+    // the cores. Fails only if a pool exists already, which then serves as it is.
+    let _ = rayon::ThreadPoolBuilder::new().use_current_thread().build_global();
     if let Some(dir) = cli.mnist_dir {
         crate::data::mnist::set_data_dir(dir);
     }
