@@ -123,9 +123,8 @@ impl Cmd {
                     Some(out) => out,
                     None => default_folder(&base)?,
                 };
-                let (dir, runs) = SweepDir::create(&out, &base, &sweep)?;
+                let (dir, spec, runs) = SweepDir::create(&out, &base, &sweep)?;
                 println!("sweep of {} runs in {}", runs.len(), dir.root.display());
-                let spec = SweepSpec::parse(&std::fs::read_to_string(&sweep)?, &sweep.display().to_string())?;
                 train(&dir, &spec, runs, runner)
             }
             Action::Continue { dir, runner } => {

@@ -128,11 +128,12 @@ impl SweepDir {
 
     /// Makes a new sweep at `root` from the base config and sweep config files: checks both, copies them in and
     /// lays out every run. `root` must not exist or be empty.
-    pub fn create(root: &Path, base: &Path, sweep: &Path) -> Result<(SweepDir, Vec<RunFolder>), SweepError> {
+    pub fn create(root: &Path, base: &Path, sweep: &Path) -> Result<(SweepDir, SweepSpec, Vec<RunFolder>), SweepError> {
         let base_text = read_text(base)?;
         let sweep_text = read_text(sweep)?;
         // Everything is checked before the folder is made.
-        let plan = plan(&base_text, &base.display().to_string(), &sweep_text, &sweep.display().to_string())?;
+        let spec = SweepSpec::parse(&sweep_text, &sweep.display().to_string())?;
+        let plan = plan(&spec, &base_text, &base.display().to_string())?;
         if root.exists() && std::fs::read_dir(root).map_err(|e| os(root, e))?.next().is_some() {
             let dir = SweepDir::new(root);
             return Err(if dir.sweep_config().exists() {
@@ -147,7 +148,7 @@ impl SweepDir {
         // Written after the base config: a folder with a sweep_config.yaml is a complete sweep description.
         write_atomic(&dir.sweep_config(), sweep_text.as_bytes())?;
         let runs = dir.lay_out(&plan)?;
-        Ok((dir, runs))
+        Ok((dir, spec, runs))
     }
 
     /// Opens an existing sweep: reads its two copies, and lays out any run folder that is missing (a creation
@@ -160,7 +161,7 @@ impl SweepDir {
         let base_text = read_text(&dir.initial_config())?;
         let sweep_text = read_text(&dir.sweep_config())?;
         let spec = SweepSpec::parse(&sweep_text, &dir.sweep_config().display().to_string())?;
-        let plan = plan(&base_text, &dir.initial_config().display().to_string(), &sweep_text, "")?;
+        let plan = plan(&spec, &base_text, &dir.initial_config().display().to_string())?;
         let runs = dir.lay_out(&plan)?;
         Ok((dir, spec, runs))
     }
@@ -185,9 +186,8 @@ impl SweepDir {
     }
 }
 
-/// The runs of a base config and a sweep config, both given as text (with their origins for errors).
-fn plan(base: &str, base_origin: &str, sweep: &str, sweep_origin: &str) -> Result<Vec<PlannedRun>, SweepError> {
-    let spec = SweepSpec::parse(sweep, sweep_origin)?;
+/// The runs of `spec` over the base config's text (`base_origin` names it in errors).
+fn plan(spec: &SweepSpec, base: &str, base_origin: &str) -> Result<Vec<PlannedRun>, SweepError> {
     let base: Value = yaml_serde::from_str(base)
         .map_err(|e| SweepError::RunFile { path: PathBuf::from(base_origin), message: e.to_string() })?;
     spec.plan(&base)
