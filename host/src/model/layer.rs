@@ -355,8 +355,10 @@ pub fn layer_backward_with(
         .map_init(
             || Scratch::new(n),
             |s, (chunk, base_rows)| {
-                let mut g_w = Matrix::zeros(n, m);
-                let mut g_off = want_offset.then(|| Matrix::zeros(n, m));
+                // Gradients are gathered per neuron, so they are kept transposed ([m, n]): neuron j's inputs are
+                // then contiguous instead of m apart.
+                let mut g_w = Matrix::zeros(m, n);
+                let mut g_off = want_offset.then(|| Matrix::zeros(m, n));
                 for (local, base_row) in base_rows.chunks_mut(n.max(1)).enumerate() {
                     let b = chunk * CHUNK + local;
                     s.load_sample(p, &layout, b);
@@ -404,11 +406,11 @@ pub fn layer_backward_with(
                             for (k, &i) in order.iter().enumerate() {
                                 let i = i as usize;
                                 if !drop_weights {
-                                    *g_w.get_mut(i, j) += dw[k];
+                                    *g_w.get_mut(j, i) += dw[k];
                                 }
                                 base_row[i] += dt[k];
                                 if let Some(g) = g_off.as_mut() {
-                                    *g.get_mut(i, j) += dt[k];
+                                    *g.get_mut(j, i) += dt[k];
                                 }
                             }
                         }
@@ -418,8 +420,9 @@ pub fn layer_backward_with(
             },
         )
         .collect();
-    let mut weights_grad = Matrix::zeros(n, m);
-    let mut offset_grad = want_offset.then(|| Matrix::zeros(n, m));
+    // Summed over the chunks in order, then transposed back (exact: the same sums, element by element).
+    let mut weights_grad = Matrix::zeros(m, n);
+    let mut offset_grad = want_offset.then(|| Matrix::zeros(m, n));
     for partial in partials {
         let (g_w, g_off) = partial?;
         weights_grad.add_assign(&g_w);
@@ -427,5 +430,6 @@ pub fn layer_backward_with(
             total.add_assign(&g);
         }
     }
-    Ok(LayerGrads { weights: weights_grad, input: ArrivalGrad { base: grad_base, offset: offset_grad } })
+    let input = ArrivalGrad { base: grad_base, offset: offset_grad.map(|g| g.transposed()) };
+    Ok(LayerGrads { weights: weights_grad.transposed(), input })
 }
