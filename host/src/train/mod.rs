@@ -10,3 +10,4 @@ pub mod optim;
 pub mod run_dir;
 pub mod runner;
 pub mod session;
+pub mod writer;

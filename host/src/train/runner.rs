@@ -9,8 +9,10 @@ use tracing::info;
 
 use super::checkpoint;
 use super::chip_run::{self, ChipOptions};
+use super::metrics;
 use super::run_dir::RunDir;
 use super::session::{Session, Splits, TrainError};
+use super::writer::{EpochWriter, Files};
 use crate::config::{Config, ConfigError, Overrides};
 use crate::data::DataError;
 use crate::io::{IoError, remove_stale_temporaries, write_npy_f64, write_npy_i64};
@@ -230,14 +232,22 @@ pub fn resume(dir: &RunDir, from: Option<usize>, changes: Overrides, chip: &Chip
     drive(session, dir)
 }
 
-/// Writes the resume point and metrics after an epoch.
+/// Writes the resume point and metrics (at a run's start, before the epoch loop).
 fn save_progress(session: &Session, dir: &RunDir) -> Result<(), RunError> {
-    let state = &session.state;
-    let bytes = checkpoint::save(state, session.config.training.seed)
-        .map_err(|source| RunError::Tensors { path: dir.resume(), source })?;
-    dir.write(&dir.resume(), &bytes)?;
-    dir.write_metrics(&state.history)?;
+    for (path, bytes) in progress_files(session, dir)? {
+        dir.write(&path, &bytes)?;
+    }
     Ok(())
+}
+
+/// The resume point and metrics after an epoch.
+fn progress_files(session: &Session, dir: &RunDir) -> Result<Files, RunError> {
+    let state = &session.state;
+    let resume = checkpoint::save(state, session.config.training.seed)
+        .map_err(|source| RunError::Tensors { path: dir.resume(), source })?;
+    let mut metrics = Vec::new();
+    metrics::write(&mut metrics, &state.history).map_err(|e| IoError::os(&dir.metrics(), e))?;
+    Ok(vec![(dir.resume(), resume), (dir.metrics(), metrics)])
 }
 
 fn progress_bar(session: &Session, epochs: usize) -> ProgressBar {
@@ -256,6 +266,7 @@ fn drive(mut session: Session, dir: &RunDir) -> Result<Summary, RunError> {
     let snapshots = session.config.training.epoch_snapshots.clone();
     let print_every = ((until as f64 * session.config.training.print_step_percent / 100.0) as usize).max(1);
     let bar = progress_bar(&session, until.saturating_sub(session.state.epoch));
+    let mut writer = EpochWriter::new(dir.clone());
     while session.state.epoch < until {
         bar.set_message(format!("{}/{until}", session.state.epoch + 1));
         let m = session.train_epoch(|| bar.inc(1))?.clone();
@@ -278,11 +289,14 @@ fn drive(mut session: Session, dir: &RunDir) -> Result<Summary, RunError> {
                 )
             });
         }
+        let mut files = Files::new();
         if snapshots.contains(&m.epoch) || m.epoch == until {
-            save_snapshot(&session, dir, m.epoch)?;
+            files.extend(snapshot_files(&session, dir, m.epoch)?);
         }
-        save_progress(&session, dir)?;
+        files.extend(progress_files(&session, dir)?);
+        writer.write(dir, files)?;
     }
+    writer.finish()?;
     bar.finish_and_clear();
     let start = Instant::now();
     let test = session.test()?;
@@ -315,15 +329,14 @@ fn drive(mut session: Session, dir: &RunDir) -> Result<Summary, RunError> {
     Ok(summary)
 }
 
-fn save_snapshot(session: &Session, dir: &RunDir, epoch: usize) -> Result<(), RunError> {
+/// The network and resume point of snapshot `epoch`.
+fn snapshot_files(session: &Session, dir: &RunDir, epoch: usize) -> Result<Files, RunError> {
     let seed = session.config.training.seed;
     let mut network = session.state.network.to_tensors();
     network.metadata.insert("epoch".into(), epoch.to_string());
     network.metadata.insert("seed".into(), seed.to_string());
     let bytes = network.to_bytes().map_err(|source| RunError::Tensors { path: dir.network(epoch), source })?;
-    dir.write(&dir.network(epoch), &bytes)?;
     let state = checkpoint::save(&session.state, seed)
         .map_err(|source| RunError::Tensors { path: dir.snapshot_state(epoch), source })?;
-    dir.write(&dir.snapshot_state(epoch), &state)?;
-    Ok(())
+    Ok(vec![(dir.network(epoch), bytes), (dir.snapshot_state(epoch), state)])
 }
