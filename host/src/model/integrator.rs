@@ -120,8 +120,7 @@ fn integrate_shared(p: &NeuronParams, weights: &Matrix, times: &Matrix, grid: &G
                 break;
             }
             s.charge.fill(0.0);
-            while let Some(&(step, i)) = s.order.get(next).filter(|(step, _)| *step == k) {
-                debug_assert_eq!(step, k);
+            while let Some(&(_, i)) = s.order.get(next).filter(|(step, _)| *step == k) {
                 for (q, w) in s.charge.iter_mut().zip(weights.row(i)) {
                     *q += w;
                 }

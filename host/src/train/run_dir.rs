@@ -13,8 +13,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::metrics::{self, EpochMetrics};
-use crate::io::{IoError, write_atomic, write_atomic_with};
+use crate::io::{IoError, write_atomic};
 
 /// Paths inside a results folder.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -75,11 +74,6 @@ impl RunDir {
             .collect();
         epochs.sort_unstable();
         epochs
-    }
-
-    /// Rewrites `metrics.csv` from the history.
-    pub fn write_metrics(&self, history: &[EpochMetrics]) -> Result<(), IoError> {
-        write_atomic_with(&self.metrics(), |out| metrics::write(out, history))
     }
 
     /// The calibration of the chip the run trains on (a copy, so a continued run uses the same one).
