@@ -100,13 +100,7 @@ fn the_reference_sweep_runs_locally_and_every_run_equals_its_own_training() {
 fn a_sweep_killed_part_way_and_continued_ends_as_an_uninterrupted_one() {
     let tmp = tempfile::tempdir().unwrap();
     let base = base_config(tmp.path(), 16);
-    let spec = sweep_config(
-        tmp.path(),
-        &[
-            ("[training_params/torch_seed, training_params/numpy_seed]", "[1, 2, 3]"),
-            ("network_layout/layers/1/size", "[10, 5]"),
-        ],
-    );
+    let spec = six_run_sweep(tmp.path());
     let (whole, killed) = (tmp.path().join("whole"), tmp.path().join("killed"));
     bss2_ok(&[
         "sweep",
@@ -187,10 +181,6 @@ fn kill_group(group: u32) {
 
 fn runs_or_empty(sweep: &Path) -> Vec<String> {
     if sweep.join("sweep_config.yaml").exists() { runs(sweep) } else { Vec::new() }
-}
-
-fn epochs_in(run: &Path) -> usize {
-    std::fs::read_to_string(run.join("metrics.csv")).map_or(0, |t| t.lines().count().saturating_sub(2))
 }
 
 #[test]

@@ -148,13 +148,7 @@ fn a_slurm_sweep_with_cancelled_tasks_continued_ends_as_an_uninterrupted_one() {
     let cluster = Cluster::start();
     let tmp = tempfile::tempdir().unwrap();
     let base = base_config(tmp.path(), 40);
-    let spec = sweep_config(
-        tmp.path(),
-        &[
-            ("[training_params/torch_seed, training_params/numpy_seed]", "[1, 2, 3]"),
-            ("network_layout/layers/1/size", "[10, 5]"),
-        ],
-    );
+    let spec = six_run_sweep(tmp.path());
     let (on_slurm, local) = (tmp.path().join("slurm"), tmp.path().join("local"));
     cluster.bss2_ok(&[
         "sweep",
@@ -196,8 +190,4 @@ fn a_slurm_sweep_with_cancelled_tasks_continued_ends_as_an_uninterrupted_one() {
     local_sweep(&base, &spec, &local);
     assert_eq!(assert_same_runs(&on_slurm, &local), 6);
     assert_eq!(results_table(&on_slurm), results_table(&local));
-}
-
-fn epochs_in(run: &Path) -> usize {
-    std::fs::read_to_string(run.join("metrics.csv")).map_or(0, |t| t.lines().count().saturating_sub(2))
 }

@@ -45,6 +45,22 @@ pub fn sweep_config(dir: &Path, entries: &[(&str, &str)]) -> PathBuf {
     path
 }
 
+/// The sweep both kill tests use: 3 seeds x hidden sizes 10 and 5, six runs.
+pub fn six_run_sweep(dir: &Path) -> PathBuf {
+    sweep_config(
+        dir,
+        &[
+            ("[training_params/torch_seed, training_params/numpy_seed]", "[1, 2, 3]"),
+            ("network_layout/layers/1/size", "[10, 5]"),
+        ],
+    )
+}
+
+/// Epochs a run has finished, from its metrics.csv (0 before the first).
+pub fn epochs_in(run: &Path) -> usize {
+    std::fs::read_to_string(run.join("metrics.csv")).map_or(0, |t| t.lines().count().saturating_sub(2))
+}
+
 /// The run folders of a sweep, by name.
 pub fn runs(sweep: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(sweep)
