@@ -6,6 +6,7 @@ use crate::chip::ChipStats;
 use crate::config::Config;
 use crate::data::{Dataset, Split};
 use crate::forward::Placement;
+use crate::interop::ReferenceRun;
 use crate::io::{write_npy_f64, write_npy_i64};
 use crate::network::Network;
 use crate::rng::{self, Purpose};
@@ -69,6 +70,28 @@ pub fn load_network(config: &Config, path: &std::path::Path) -> Result<Network, 
     Ok(network)
 }
 
+/// The config, epoch and network of `epoch_<epoch>` (default: the latest saved) of a results folder: one of
+/// this tool's (`network.safetensors`) or, as it ships, one of the reference implementation's
+/// (`<dataset>_network.pt`, see [`crate::interop::reference_run`]).
+pub fn load_saved(dir: &RunDir, epoch: Option<usize>) -> Result<(Config, usize, Network), RunError> {
+    if let Some(reference) = ReferenceRun::detect(&dir.root) {
+        let read = reference.load(epoch)?;
+        for layer in &read.expanded_sharing {
+            tracing::info!(
+                "layer {layer}: the reference's tiled presynaptic delay sharing is read as one delay per input"
+            );
+        }
+        return Ok((read.config, read.epoch, read.network));
+    }
+    let config = Config::load(&dir.config())?;
+    let epoch = match epoch {
+        Some(e) => e,
+        None => *dir.saved_epochs().last().ok_or_else(|| RunError::NoSavedNetwork { dir: dir.root.clone() })?,
+    };
+    let network = load_network(&config, &dir.network(epoch))?;
+    Ok((config, epoch, network))
+}
+
 /// A saved network with its config and data.
 struct SavedRun {
     config: Config,
@@ -80,12 +103,7 @@ struct SavedRun {
 
 impl SavedRun {
     fn load(dir: &RunDir, epoch: Option<usize>, split: Split) -> Result<SavedRun, RunError> {
-        let config = Config::load(&dir.config())?;
-        let epoch = match epoch {
-            Some(e) => e,
-            None => *dir.saved_epochs().last().ok_or_else(|| RunError::NoSavedNetwork { dir: dir.root.clone() })?,
-        };
-        let network = load_network(&config, &dir.network(epoch))?;
+        let (config, epoch, network) = load_saved(dir, epoch)?;
         let data = Splits::build(&config)?;
         Ok(SavedRun { config, epoch, network, data, split })
     }

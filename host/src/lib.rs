@@ -9,6 +9,7 @@ pub mod data;
 pub mod eval;
 pub mod forward;
 pub mod inference;
+pub mod interop;
 pub mod io;
 pub mod layer_cases;
 pub mod model;

@@ -1,4 +1,4 @@
-//! `bss2 inference DIR [--epoch N] [--split train|val|test]`.
+//! `bss2 inference DIR [EPOCH | --epoch N] [--split train|val|test]`.
 
 use std::path::PathBuf;
 
@@ -16,8 +16,12 @@ use bss2_firmware_sim::serve::ServerFaults;
 /// Evaluate a saved network and write `<split>_output_times.npy` and `<split>_labels.npy`.
 #[derive(Debug, clap::Args)]
 pub struct Cmd {
-    /// A results folder with config.yaml and epoch_<N>/network.safetensors.
+    /// A results folder with config.yaml and epoch_<N>/network.safetensors, or one of the reference
+    /// implementation's (epoch_<N>/<dataset>_network.pt) as it ships.
     dir: PathBuf,
+    /// The epoch to load, as the reference's `inference DIR EPOCH` (default: the latest saved).
+    #[arg(value_name = "EPOCH", conflicts_with = "epoch")]
+    epoch_number: Option<usize>,
     /// The epoch to load (default: the latest saved).
     #[arg(long)]
     epoch: Option<usize>,
@@ -101,7 +105,8 @@ impl Cmd {
         let context = || format!("inference on {}", self.dir.display());
         let placement = self.chip.placement(&dir, self.substrate)?;
         let on_chip = matches!(placement, Placement::Chip(..));
-        let (result, stats) = inference::run(&dir, self.epoch, split, placement).with_context(context)?;
+        let (result, stats) =
+            inference::run(&dir, self.epoch.or(self.epoch_number), split, placement).with_context(context)?;
         if on_chip {
             println!("chip: {stats}");
         }

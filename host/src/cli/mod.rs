@@ -3,6 +3,7 @@
 
 mod calibrate_cmd;
 mod continue_cmd;
+mod convert_cmd;
 mod data_cmd;
 mod emulator_cmd;
 mod eval_cmd;
@@ -50,6 +51,8 @@ enum Command {
     Sweep(sweep_cmd::Cmd),
     /// Evaluate a saved network on one split and write its output times.
     Inference(inference_cmd::Cmd),
+    /// Write a results folder of the reference implementation (a pickled PyTorch network) as one of ours.
+    Convert(convert_cmd::Cmd),
     /// Plot a run: curves, classification, spike times, weights, delays, chip measurements.
     Eval(eval_cmd::Cmd),
     /// Write the input spike times (and labels) a config's network receives, as .npy, with a picture.
@@ -94,6 +97,7 @@ pub fn main() -> ExitCode {
         Command::Continue(cmd) => cmd.run(),
         Command::Sweep(cmd) => cmd.run(),
         Command::Inference(cmd) => cmd.run(),
+        Command::Convert(cmd) => cmd.run(),
         Command::Eval(cmd) => cmd.run(),
         Command::Data(cmd) => cmd.run(),
         Command::Layer(cmd) => cmd.run(),

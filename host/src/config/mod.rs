@@ -203,6 +203,19 @@ impl Config {
         Config::from_document(document)
     }
 
+    /// The config with `network_layout.layers[layer].<key>` set to `value` (re-checked).
+    pub fn with_layer_value(&self, layer: usize, key: &str, value: impl Into<Value>) -> Result<Config, ConfigError> {
+        let mut document = self.document.clone();
+        let entry = document
+            .get_mut("network_layout")
+            .and_then(|layout| layout.get_mut("layers"))
+            .and_then(|layers| layers.get_mut(layer))
+            .and_then(Value::as_mapping_mut)
+            .ok_or_else(|| ConfigError::at(&format!("network_layout.layers[{layer}]"), "no such layer".to_string()))?;
+        entry.insert(key.into(), value.into());
+        Config::from_document(document)
+    }
+
     /// The effective config as YAML, loadable by this tool and by the reference.
     pub fn to_yaml(&self) -> String {
         yaml_serde::to_string(&self.document).unwrap_or_default()

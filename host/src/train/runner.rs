@@ -50,6 +50,9 @@ pub enum RunError {
         #[source]
         source: std::io::Error,
     },
+    /// A results folder of the reference implementation could not be read.
+    #[error(transparent)]
+    Reference(#[from] crate::interop::ReferenceError),
     /// Training failed.
     #[error(transparent)]
     Train(#[from] TrainError),
