@@ -277,3 +277,20 @@ fn hostile_and_broken_pt_files_are_refused() {
     std::fs::write(&network, b"this is not a zip archive").unwrap();
     assert!(run("not a zip").contains("not a PyTorch file"));
 }
+
+#[test]
+fn eval_plots_a_shipped_folder_with_its_validation_curve() {
+    let (_tmp, dir) = copy_run("yin_yang_H30_WA");
+    let out = bss2().args(["-q", "eval"]).arg(&dir).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("epoch 300:") && stdout.contains("test accuracy 97.50%"), "{stdout}");
+    let curves = std::fs::read_to_string(dir.join("epoch_300/plots/curves.csv")).unwrap();
+    // Epochs 0..=300 from yin_yang_val_accuracies.npy; the last row's validation accuracy is the file's.
+    assert_eq!(curves.lines().count(), 1 + 301, "{}", &curves[..200]);
+    let (_, accuracies) = common::read_npy_f64(&dir.join("epoch_300/yin_yang_val_accuracies.npy"));
+    let header: Vec<&str> = curves.lines().next().unwrap().split(',').collect();
+    let column = header.iter().position(|h| *h == "val_accuracy").unwrap();
+    let last: f64 = curves.lines().last().unwrap().split(',').nth(column).unwrap().parse().unwrap();
+    assert_eq!(last, accuracies[300]);
+}

@@ -26,6 +26,8 @@ use crate::config::Config;
 use crate::data::{Dataset, DatasetSpec, yin_yang};
 use crate::forward::{ForwardPass, Placement, Simulation};
 use crate::inference::load_network;
+use crate::interop::ReferenceRun;
+use crate::io::read_npy_f64;
 use crate::model::Matrix;
 use crate::network::{Layer, Network};
 use crate::plot::{self, Classified, Curves, NeuronTimes, PlotError, SummaryPanels};
@@ -169,21 +171,41 @@ fn read_curves(path: &Path) -> Result<Curves, MetricsError> {
     })
 }
 
-/// The saved epoch to evaluate.
-fn choose_epoch(dir: &RunDir, epoch: Option<usize>) -> Result<usize, EvalError> {
-    let saved = dir.saved_epochs();
+/// The saved epoch to evaluate, of those `saved`; `network` names an epoch's file for the error.
+fn choose_epoch(
+    dir: &RunDir,
+    saved: &[usize],
+    epoch: Option<usize>,
+    network: impl Fn(usize) -> PathBuf,
+) -> Result<usize, EvalError> {
     let words = if saved.is_empty() {
         "no saved network (epoch_<N>/network.safetensors)".to_string()
     } else {
         format!("saved epochs {}", saved.iter().map(usize::to_string).collect::<Vec<_>>().join(", "))
     };
-    let not_saved =
-        |e: usize| EvalError::NotSaved { path: dir.network(e), dir: dir.root.clone(), saved: words.clone() };
+    let not_saved = |e: usize| EvalError::NotSaved { path: network(e), dir: dir.root.clone(), saved: words.clone() };
     match epoch {
         Some(e) if saved.contains(&e) => Ok(e),
         Some(e) => Err(not_saved(e)),
         None => saved.last().copied().ok_or_else(|| not_saved(0)),
     }
+}
+
+/// The curves of a reference folder: its `<dataset>_val_accuracies.npy` (one value per epoch from 0); the
+/// reference keeps no other per-epoch numbers there.
+fn reference_curves(path: &Path) -> Result<Curves, EvalError> {
+    let (_, val_accuracy) = read_npy_f64(path).map_err(RunError::from)?;
+    let nan = vec![f64::NAN; val_accuracy.len()];
+    Ok(Curves {
+        epochs: (0..val_accuracy.len()).map(|e| e as f64).collect(),
+        train_loss: nan.clone(),
+        train_accuracy: nan.clone(),
+        val_loss: nan.clone(),
+        val_accuracy,
+        learning_rate: nan.clone(),
+        bumped_batches: nan,
+        batches_per_epoch: None,
+    })
 }
 
 /// The (x, y) of every sample of a data set that has an input plane (Yin-Yang), else None.
@@ -210,10 +232,20 @@ pub fn run(
     if !dir.root.is_dir() {
         return Err(EvalError::NoFolder(dir.root.clone()));
     }
-    let config = Config::load(&dir.config()).map_err(RunError::from)?;
-    let epoch = choose_epoch(dir, epoch)?;
-    let network = load_network(&config, &dir.network(epoch))?;
-    let mut curves = read_curves(&dir.metrics())?;
+    let (config, epoch, network, mut curves) = match ReferenceRun::detect(&dir.root) {
+        Some(reference) => {
+            let epoch = choose_epoch(dir, &reference.saved_epochs(), epoch, |e| reference.network_path(e))?;
+            let read = reference.load(Some(epoch)).map_err(RunError::from)?;
+            let curves = reference_curves(&reference.validation_accuracies(epoch))?;
+            (read.config, epoch, read.network, curves)
+        }
+        None => {
+            let config = Config::load(&dir.config()).map_err(RunError::from)?;
+            let epoch = choose_epoch(dir, &dir.saved_epochs(), epoch, |e| dir.network(e))?;
+            let network = load_network(&config, &dir.network(epoch))?;
+            (config, epoch, network, read_curves(&dir.metrics())?)
+        }
+    };
     let data = Splits::build(&config).map_err(RunError::from)?;
     curves.batches_per_epoch = Some(data.train.len().div_ceil(config.training.batch_size.max(1)) as f64);
     let loss = Loss::for_config(&config);

@@ -111,6 +111,12 @@ impl ReferenceRun {
         epochs
     }
 
+    /// `epoch_<N>/<dataset>_val_accuracies.npy`: the validation accuracy of every epoch up to N, from 0.
+    pub fn validation_accuracies(&self, epoch: usize) -> PathBuf {
+        let dataset = self.file.trim_end_matches("_network.pt");
+        self.root.join(format!("epoch_{epoch}")).join(format!("{dataset}_val_accuracies.npy"))
+    }
+
     /// The config of `epoch` (`epoch_<N>/config.yaml`, the effective one the reference wrote with the network),
     /// else the folder's `config.yaml`.
     fn config(&self, epoch: usize) -> Result<Config, ConfigError> {

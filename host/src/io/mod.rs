@@ -2,8 +2,8 @@
 //!
 //! Every write goes through [`write_atomic`] or [`write_atomic_with`], so a crash or a full disk never leaves a
 //! half-written result file behind. Readers check every field of a file before trusting it; a bad file gives an
-//! [`IoError`] that names the path and what is wrong, never a panic. The tool writes .npy files but reads none:
-//! the reader serves the crate's own tests (integration tests read outputs with `npyz` directly).
+//! [`IoError`] that names the path and what is wrong, never a panic. The tool reads .npy files only from the
+//! reference's results folders; the reader serves the crate's own tests too.
 
 pub mod atomic;
 pub mod npy;
@@ -11,8 +11,9 @@ pub mod npy;
 use std::path::PathBuf;
 
 pub use atomic::{remove_stale_temporaries, write_atomic, write_atomic_with};
+pub(crate) use npy::read_npy_f64;
 #[cfg(test)]
-pub(crate) use npy::{read_npy_f64, read_npy_i64};
+pub(crate) use npy::read_npy_i64;
 pub use npy::{write_npy_f64, write_npy_i64};
 
 /// Errors of the file layer. Each variant names the file it concerns.

@@ -1,7 +1,7 @@
 //! Writing .npy arrays of float64 and int64 with `npyz`: little-endian `<f8` / `<i8`, C order, through
-//! [`write_atomic_with`]. Reading (in `read`) is for this crate's tests only.
+//! [`write_atomic_with`]. Reading (in `read`) serves the reference's
+//! results folders (`bss2 eval` of one) and this crate's tests.
 
-#[cfg(test)]
 mod read;
 
 use std::io;
@@ -9,8 +9,9 @@ use std::path::Path;
 
 use npyz::WriterBuilder;
 
+pub(crate) use read::read_npy_f64;
 #[cfg(test)]
-pub(crate) use read::{read_npy_f64, read_npy_i64};
+pub(crate) use read::read_npy_i64;
 
 use super::{IoError, write_atomic_with};
 

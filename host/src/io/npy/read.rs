@@ -23,6 +23,7 @@ pub fn read_npy_f64(path: &Path) -> Result<(Vec<usize>, Vec<f64>), IoError> {
 ///
 /// # Errors
 /// As [`read_npy_f64`], with int64 as the expected dtype.
+#[cfg(test)]
 pub fn read_npy_i64(path: &Path) -> Result<(Vec<usize>, Vec<i64>), IoError> {
     read_npy(path, TypeChar::Int, "int64")
 }
