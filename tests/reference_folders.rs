@@ -9,6 +9,7 @@ use bss2_host::data::Split;
 use bss2_host::forward::Placement;
 use bss2_host::inference;
 use bss2_host::interop::ReferenceRun;
+use bss2_host::interop::pt::PtFile;
 use bss2_host::network::Layer;
 use bss2_host::train::run_dir::RunDir;
 
@@ -150,37 +151,78 @@ fn predictions(times: &[f64], samples: usize) -> Vec<i64> {
     times.chunks(k).map(|row| (0..k).fold(0, |best, j| if row[j] < row[best] { j } else { best }) as i64).collect()
 }
 
-/// The tensors read from the `.pt` files equal the reference's own dump of the same networks
-/// (`pretrained-networks.json`, written by the reference from `state_dict()`), bit for bit.
+/// The tensors read from every `.pt` file equal what torch itself reads from it (`state_dict()` and the
+/// threshold offsets, dumped by `scripts/dump_reference_state_dicts.py`), bit for bit; the network built from
+/// them holds exactly those values.
 #[test]
-fn parameters_equal_the_reference_state_dict() {
-    let doc = common::fixture();
-    for name in ["yin_yang_H30_W", "yin_yang_H30_WA", "yin_yang_H30_WS", "yin_yang_H5_WS", "yin_yang_hwAware_WA"] {
-        let read = ReferenceRun::detect(&Path::new(RUNS).join(name)).expect(name).load(Some(300)).unwrap();
-        let entry = &doc[name];
-        let mut compared = 0;
-        for (i, layer) in entry["layers"].as_array().unwrap().iter().enumerate() {
-            match (&read.network.layers[i], layer.get("weights"), layer.get("effective_delays")) {
-                (Layer::Neuron(n), Some(w), _) => {
-                    let (shape, want) = common::flat(w);
-                    assert_eq!(vec![n.weights.rows, n.weights.cols], shape, "{name} layer {i}");
-                    assert_eq!(n.weights.data, want, "{name} layer {i} weights");
-                    compared += 1;
+fn parameters_equal_torchs_state_dict() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../host/tests/data/reference/reference-runs-state-dicts.json");
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let networks = doc["networks"].as_object().unwrap();
+    assert_eq!(networks.len(), 8);
+    for (name, want) in networks {
+        let dir = Path::new(RUNS).join(name);
+        let pt = PtFile::open(&dir.join("epoch_300/yin_yang_network.pt")).unwrap();
+        let values = |v: &serde_json::Value| -> Vec<f64> {
+            v["values"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
+        };
+        let state = pt.state_dict().unwrap();
+        let torch_names: Vec<&String> =
+            want.as_object().unwrap().keys().filter(|k| !k.contains("neuron_params")).collect();
+        let our_names: Vec<&String> = state.iter().map(|(n, _)| n).collect();
+        assert_eq!(our_names, torch_names, "{name}");
+        for (tensor_name, tensor) in &state {
+            let shape: Vec<usize> =
+                want[tensor_name]["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
+            assert_eq!(tensor.shape, shape, "{name} {tensor_name}");
+            assert_eq!(pt.values_f64(tensor).unwrap(), values(&want[tensor_name]), "{name} {tensor_name}");
+        }
+        let read = ReferenceRun::detect(&dir).unwrap().load(Some(300)).unwrap();
+        let mut layers = 0;
+        for (i, layer) in read.network.layers.iter().enumerate() {
+            match layer {
+                Layer::Neuron(n) => {
+                    assert_eq!(n.weights.data, values(&want[format!("layers.{i}.weights")]), "{name} {i}");
+                    let fp = &want[format!("layers.{i}.neuron_params.threshold_noise_fp")];
+                    assert_eq!(n.threshold_offsets, values(fp), "{name} {i}");
+                    layers += 1;
                 }
-                (Layer::Delay(d), _, Some(eff)) => {
-                    // Shared delays are read expanded, so compare what the network applies.
-                    let (shape, want) = common::flat(eff);
-                    let got = d.effective();
-                    assert_eq!(vec![got.rows, got.cols], shape, "{name} layer {i}");
-                    for (g, w) in got.data.iter().zip(&want) {
-                        assert!((g - w).abs() <= 1e-15, "{name} layer {i}: delay {g} vs {w}");
+                Layer::Delay(d) => {
+                    let raw = values(&want[format!("layers.{i}._delay_parameters")]);
+                    // Tiled sharing is read expanded: row p is the file's row p mod its rows.
+                    let per_row = d.raw.cols;
+                    let rows = raw.len() / per_row;
+                    for p in 0..d.raw.rows {
+                        let (got, want) =
+                            (&d.raw.data[p * per_row..][..per_row], &raw[(p % rows) * per_row..][..per_row]);
+                        assert_eq!(got, want, "{name} layer {i} row {p}");
                     }
-                    compared += 1;
+                    layers += 1;
                 }
                 _ => {}
             }
         }
-        assert!(compared >= 2, "{name}: compared {compared} layers");
+        assert!(layers >= 2, "{name}");
+    }
+}
+
+/// The effective delays equal the reference's own dump (`pretrained-networks.json`, the delays after its
+/// positivity function and sharing, as its forward pass applies them).
+#[test]
+fn effective_delays_equal_the_reference_dump() {
+    let doc = common::fixture();
+    for name in ["yin_yang_H30_WA", "yin_yang_H30_WS", "yin_yang_H5_WS", "yin_yang_hwAware_WA"] {
+        let read = ReferenceRun::detect(&Path::new(RUNS).join(name)).expect(name).load(Some(300)).unwrap();
+        for (i, layer) in doc[name]["layers"].as_array().unwrap().iter().enumerate() {
+            if let (Layer::Delay(d), Some(eff)) = (&read.network.layers[i], layer.get("effective_delays")) {
+                let (shape, want) = common::flat(eff);
+                let got = d.effective();
+                assert_eq!(vec![got.rows, got.cols], shape, "{name} layer {i}");
+                for (g, w) in got.data.iter().zip(&want) {
+                    assert!((g - w).abs() <= 1e-15, "{name} layer {i}: delay {g} vs {w}");
+                }
+            }
+        }
     }
 }
 
