@@ -9,6 +9,7 @@ mod emulator_cmd;
 mod eval_cmd;
 mod inference_cmd;
 mod layer_cmd;
+mod nir_cmd;
 mod protocol_cmd;
 mod sweep_cmd;
 mod train_cmd;
@@ -53,6 +54,10 @@ enum Command {
     Inference(inference_cmd::Cmd),
     /// Write a results folder of the reference implementation (a pickled PyTorch network) as one of ours.
     Convert(convert_cmd::Cmd),
+    /// Write a saved network as a NIR graph (HDF5).
+    Export(nir_cmd::ExportCmd),
+    /// Read a NIR graph (HDF5) as a network and a config.
+    Import(nir_cmd::ImportCmd),
     /// Plot a run: curves, classification, spike times, weights, delays, chip measurements.
     Eval(eval_cmd::Cmd),
     /// Write the input spike times (and labels) a config's network receives, as .npy, with a picture.
@@ -98,6 +103,8 @@ pub fn main() -> ExitCode {
         Command::Sweep(cmd) => cmd.run(),
         Command::Inference(cmd) => cmd.run(),
         Command::Convert(cmd) => cmd.run(),
+        Command::Export(cmd) => cmd.run(),
+        Command::Import(cmd) => cmd.run(),
         Command::Eval(cmd) => cmd.run(),
         Command::Data(cmd) => cmd.run(),
         Command::Layer(cmd) => cmd.run(),

@@ -203,6 +203,15 @@ impl Config {
         Config::from_document(document)
     }
 
+    /// The config with its `network_layout` replaced by `layout` (re-checked).
+    pub fn with_network_layout(&self, layout: Value) -> Result<Config, ConfigError> {
+        let mut document = self.document.clone();
+        if let Some(root) = document.as_mapping_mut() {
+            root.insert("network_layout".into(), layout);
+        }
+        Config::from_document(document)
+    }
+
     /// The config with `network_layout.layers[layer].<key>` set to `value` (re-checked).
     pub fn with_layer_value(&self, layer: usize, key: &str, value: impl Into<Value>) -> Result<Config, ConfigError> {
         let mut document = self.document.clone();
