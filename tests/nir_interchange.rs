@@ -221,3 +221,19 @@ fn export_and_import_commands() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && stderr.contains("layer 0 (DelaySynaptic)"), "{stderr}");
 }
+
+/// Exported in seconds (the BrainScaleS-2 scale, 6 us per model unit), the graph's times are the model's times
+/// 6e-6 and import divides them back: equal to the last digits, not bit for bit (multiplying by 6e-6 rounds).
+#[test]
+fn a_graph_in_seconds_imports_to_the_same_network() {
+    let (config, network) = reference("yin_yang_H30_WA");
+    let graph = to_graph(&network, 6e-6).unwrap();
+    let Some(bss2_host::interop::nir::Node::CubaLif(lif)) = graph.nodes.get("lif_1") else { panic!("no lif_1") };
+    assert_eq!((lif.tau_syn[0], lif.tau_mem[0], lif.w_in[0]), (6e-6, 12e-6, 6e-6));
+    let (_, back) = from_graph(&Graph::from_hdf5(graph.to_hdf5().unwrap()).unwrap(), &config).unwrap();
+    for ((kind, want), (_, got)) in computed(&network).iter().zip(computed(&back)) {
+        for (w, g) in want.iter().zip(&got) {
+            assert!((w - g).abs() <= 4.0 * f64::EPSILON * w.abs(), "{kind}: {g} vs {w}");
+        }
+    }
+}
