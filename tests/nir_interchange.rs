@@ -61,6 +61,14 @@ fn round_trip(name: &str, config: &Config, network: &Network, run_inference: boo
         assert_eq!(kind_g, kind_w, "{name}");
         assert_eq!(g, w, "{name}: {kind_w} differs");
     }
+    // The delays' trainable parameters and their parametrisation come back too.
+    for (a, b) in network.delay_layers().zip(imported.delay_layers()) {
+        let (d, e) = (a.1, b.1);
+        assert_eq!(e.raw, d.raw, "{name}: raw delays of layer {}", a.0);
+        assert_eq!(e.config.positivity, d.config.positivity, "{name}: layer {}", a.0);
+        let sharing = |c: &bss2_host::config::DelayConfig| (c.presyn_sharing_factor, c.postsyn_sharing_factor);
+        assert_eq!(sharing(&e.config), sharing(&d.config), "{name}: layer {}", a.0);
+    }
     if run_inference {
         let tmp = tempfile::tempdir().unwrap();
         let (a, b) = (tmp.path().join("original"), tmp.path().join("imported"));
@@ -236,4 +244,20 @@ fn a_graph_in_seconds_imports_to_the_same_network() {
             assert!((w - g).abs() <= 4.0 * f64::EPSILON * w.abs(), "{kind}: {g} vs {w}");
         }
     }
+}
+
+/// Metadata that no longer matches the Delay node (edited by hand or by another tool) is not trusted: the
+/// delays come in as the node gives them, with positivity clip.
+#[test]
+fn inconsistent_delay_metadata_falls_back_to_the_node() {
+    let (config, network) = reference("yin_yang_H30_WA");
+    let mut graph = to_graph(&network, 1.0).unwrap();
+    if let Some(bss2_host::interop::nir::Meta::Numbers(raw)) = graph.metadata.get_mut("bss2.delay_0.raw") {
+        raw[0] += 1.0;
+    }
+    let (_, back) = from_graph(&graph, &config).unwrap();
+    let Layer::Delay(d) = &back.layers[0] else { panic!("layer 0 is not a delay layer") };
+    assert_eq!(d.config.positivity, bss2_host::config::Positivity::Clip);
+    let Layer::Delay(original) = &network.layers[0] else { panic!("layer 0 is not a delay layer") };
+    assert_eq!(d.effective().data, original.effective().data);
 }

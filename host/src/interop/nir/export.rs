@@ -15,13 +15,15 @@
 //! and `w_in = tau_syn`. Only the first spike of each neuron is the model's output (metadata `bss2.coding`); the
 //! reset, which the model never reaches, is set to the leak. Times are in model units (one unit = `tau_syn` =
 //! 6 us on BrainScaleS-2, metadata `bss2.model_unit_s`) unless a time scale is given (`time_scale = 6e-6`
-//! writes seconds); `bss2.time_scale` records it. Synaptic delays (one per synapse) and Biases have no NIR node
+//! writes seconds); `bss2.time_scale` records it. Each delay layer's trainable parameters and their
+//! parametrisation go into the metadata too, so import restores them exactly. Synaptic delays (one per synapse) and Biases have no NIR node
 //! and are refused.
 
 use super::graph::{CubaLif, Graph, Meta, Node};
 use crate::chip::config::Scales;
 use crate::config::DelayKind;
-use crate::network::{Layer, Network};
+use crate::config::Positivity;
+use crate::network::{DelayLayer, Layer, Network};
 
 /// Why a network cannot be exported.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -78,6 +80,7 @@ pub fn to_graph(network: &Network, time_scale: f64) -> Result<Graph, ExportError
                 width = rows;
             }
             Layer::Delay(d) => {
+                record_parametrisation(&mut graph, &format!("delay_{i}"), d);
                 let effective = d.effective();
                 let delay: Vec<f64> = effective.data.iter().map(|x| x * time_scale).collect();
                 match d.config.kind {
@@ -128,4 +131,23 @@ pub fn to_graph(network: &Network, time_scale: f64) -> Result<Graph, ExportError
     graph.metadata.insert("bss2.model_unit_s".into(), Meta::Number(Scales::REFERENCE.time_unit_us * 1e-6));
     graph.metadata.insert("bss2.tool".into(), Meta::Text(format!("bss2 {}", env!("CARGO_PKG_VERSION"))));
     Ok(graph)
+}
+
+/// Records how a delay layer's trainable parameters give its delays (`bss2.<node>.raw`, `.raw_shape`,
+/// `.positivity`, `.sharing`), so import restores the parameters themselves, not only the delays.
+fn record_parametrisation(graph: &mut Graph, node: &str, d: &DelayLayer) {
+    let key = |field: &str| format!("bss2.{node}.{field}");
+    let (positivity, shift_scale) = match d.config.positivity {
+        Positivity::Sigmoid { shift, scale } => ("sigmoid", vec![shift, scale]),
+        Positivity::Clip => ("clip", vec![]),
+        Positivity::Shift => ("shift", vec![]),
+    };
+    graph.metadata.insert(key("positivity"), Meta::Text(positivity.into()));
+    if !shift_scale.is_empty() {
+        graph.metadata.insert(key("sigmoid_shift_scale"), Meta::Numbers(shift_scale));
+    }
+    graph.metadata.insert(key("raw"), Meta::Numbers(d.raw.data.clone()));
+    graph.metadata.insert(key("raw_shape"), Meta::Numbers(vec![d.raw.rows as f64, d.raw.cols as f64]));
+    let sharing = vec![d.config.presyn_sharing_factor as f64, d.config.postsyn_sharing_factor as f64];
+    graph.metadata.insert(key("sharing"), Meta::Numbers(sharing));
 }

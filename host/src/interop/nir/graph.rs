@@ -104,6 +104,8 @@ pub enum Meta {
     Text(String),
     /// A number.
     Number(f64),
+    /// A vector of numbers.
+    Numbers(Vec<f64>),
 }
 
 /// A NIR graph: named nodes, directed edges, metadata.
@@ -191,6 +193,7 @@ impl Graph {
                 Meta::Number(x) => {
                     metadata.create_dataset(key).with_f64_data(&[*x]).with_shape(&[]);
                 }
+                Meta::Numbers(x) => floats(&mut metadata, key, &[x.len()], x),
             }
         }
         graph.add_group(metadata.finish());
@@ -280,8 +283,9 @@ impl Graph {
                 let ds = meta.dataset(&key).map_err(NirFileError::Hdf5)?;
                 let value = match ds.read_string() {
                     Ok(mut text) if text.len() == 1 => Meta::Text(text.remove(0)),
-                    _ => match ds.read_f64() {
-                        Ok(x) if x.len() == 1 => Meta::Number(x[0]),
+                    _ => match (ds.shape(), ds.read_f64()) {
+                        (Ok(shape), Ok(x)) if shape.is_empty() && x.len() == 1 => Meta::Number(x[0]),
+                        (Ok(shape), Ok(x)) if shape.len() == 1 => Meta::Numbers(x),
                         _ => continue,
                     },
                 };
@@ -328,6 +332,7 @@ mod tests {
         }
         graph.metadata.insert("coding".into(), Meta::Text("first spike".into()));
         graph.metadata.insert("unit".into(), Meta::Number(6e-6));
+        graph.metadata.insert("raw".into(), Meta::Numbers(vec![0.5, -1.25]));
         let back = Graph::from_hdf5(graph.to_hdf5().unwrap()).unwrap();
         assert_eq!(back, graph);
     }

@@ -75,7 +75,7 @@ fn chain(graph: &Graph) -> Result<Vec<&str>, ImportError> {
 /// One layer of the network to build, with its values in model units.
 enum Plan {
     Multiplex(usize),
-    Delay { axonal: bool, delays: Vec<f64> },
+    Delay { node: String, axonal: bool, delays: Vec<f64> },
     Neuron { weights: Vec<f64>, n_in: usize, size: usize, lif: CubaLif, threshold: f64 },
 }
 
@@ -149,7 +149,8 @@ fn plans(graph: &Graph, order: &[&str], scale: f64) -> Result<Vec<Plan>, ImportE
                 if delay.len() != size {
                     return Err(refuse(delay_name, format!("{} delays for {size} neurons", delay.len())));
                 }
-                plans.push(Plan::Delay { axonal: false, delays: in_model_units(delay_name, delay, scale)? });
+                let delays = in_model_units(delay_name, delay, scale)?;
+                plans.push(Plan::Delay { node: delay_name.into(), axonal: false, delays });
             }
             let lif_name = order[lif_at];
             let Node::CubaLif(lif) = &graph.nodes[lif_name] else { unreachable!("matched above") };
@@ -181,7 +182,8 @@ fn plans(graph: &Graph, order: &[&str], scale: f64) -> Result<Vec<Plan>, ImportE
                 if delay.len() != width {
                     return Err(refuse(name, format!("{} delays for {width} inputs", delay.len())));
                 }
-                plans.push(Plan::Delay { axonal: true, delays: in_model_units(name, delay, scale)? });
+                let delays = in_model_units(name, delay, scale)?;
+                plans.push(Plan::Delay { node: name.into(), axonal: true, delays });
             }
             Node::CubaLif(_) => return Err(refuse(name, "a CubaLIF must follow a Linear (its weights)")),
             Node::Input { .. } | Node::Output { .. } => {
@@ -215,8 +217,9 @@ fn most_common(values: &[f64]) -> f64 {
     best.1
 }
 
-/// The network of `graph` and its config: `base` with `network_layout` replaced. Delays are read with
-/// positivity `clip` (raw = delay, exactly as exported); weights and thresholds exactly.
+/// The network of `graph` and its config: `base` with `network_layout` replaced. Weights and thresholds are read
+/// exactly; delays with the trainable parameters and parametrisation export recorded in the metadata when they
+/// give exactly the graph's delays, else with positivity `clip` (raw = delay).
 pub fn from_graph(graph: &Graph, base: &Config) -> Result<(Config, Network), ImportError> {
     let order = chain(graph)?;
     let scale = match graph.metadata.get("bss2.time_scale") {
@@ -224,6 +227,54 @@ pub fn from_graph(graph: &Graph, base: &Config) -> Result<(Config, Network), Imp
         _ => 1.0,
     };
     let plans = plans(graph, &order, scale)?;
+    // The delays' own parametrisation where export recorded it and it gives exactly the graph's delays, else
+    // positivity clip with raw = delay.
+    match assemble(graph, base, &order, &plans, scale, true)? {
+        (config, network, true) => Ok((config, network)),
+        _ => assemble(graph, base, &order, &plans, scale, false).map(|(config, network, _)| (config, network)),
+    }
+}
+
+/// The trainable delay parameters and their parametrisation, as export recorded them for `node`.
+struct Recorded {
+    positivity: Mapping,
+    sharing: (usize, usize),
+    raw: Vec<f64>,
+}
+
+fn recorded(graph: &Graph, node: &str) -> Option<Recorded> {
+    let get = |field: &str| graph.metadata.get(&format!("bss2.{node}.{field}"));
+    let mut positivity = Mapping::new();
+    match get("positivity")? {
+        Meta::Text(name) if name == "sigmoid" => {
+            let Some(Meta::Numbers(v)) = get("sigmoid_shift_scale") else { return None };
+            let [shift, scale] = v.as_slice() else { return None };
+            positivity.insert("name".into(), "sigmoid".into());
+            positivity.insert("shift".into(), Value::from(*shift));
+            positivity.insert("scale".into(), Value::from(*scale));
+        }
+        Meta::Text(name) if name == "clip" || name == "shift" => {
+            positivity.insert("name".into(), name.as_str().into());
+        }
+        _ => return None,
+    }
+    let count = |x: f64| (x >= 1.0 && x.fract() == 0.0 && x < 1e9).then_some(x as usize);
+    let Some(Meta::Numbers(sharing)) = get("sharing") else { return None };
+    let [pre, post] = sharing.as_slice() else { return None };
+    let Some(Meta::Numbers(raw)) = get("raw") else { return None };
+    Some(Recorded { positivity, sharing: (count(*pre)?, count(*post)?), raw: raw.clone() })
+}
+
+/// Builds the config and network of `plans`; with `restore`, delay layers take their recorded parametrisation.
+/// The flag says whether every restored delay layer gives exactly the graph's delays.
+fn assemble(
+    graph: &Graph,
+    base: &Config,
+    order: &[&str],
+    plans: &[Plan],
+    scale: f64,
+    restore: bool,
+) -> Result<(Config, Network, bool), ImportError> {
     let lifs: Vec<&str> = order.iter().copied().filter(|n| matches!(graph.nodes[*n], Node::CubaLif(_))).collect();
     let base_neurons: Vec<&crate::config::NeuronLayerConfig> = base
         .layout
@@ -235,20 +286,29 @@ pub fn from_graph(graph: &Graph, base: &Config) -> Result<(Config, Network), Imp
     let mut delayed = false;
     let mut neuron_index = 0;
     let n_neuron_layers = plans.iter().filter(|p| matches!(p, Plan::Neuron { .. })).count();
-    for plan in &plans {
+    for plan in plans {
         let mut entry = Mapping::new();
         match plan {
             Plan::Multiplex(f) => {
                 entry.insert("name".into(), "Multiplex".into());
                 entry.insert("factor".into(), Value::from(*f as u64));
             }
-            Plan::Delay { axonal, .. } => {
+            Plan::Delay { node, axonal, .. } => {
                 entry.insert("name".into(), (if *axonal { "DelayAxonal" } else { "DelayDendritic" }).into());
                 entry.insert("delay_mean".into(), Value::from(0.0));
                 entry.insert("delay_std".into(), Value::from(0.0));
-                let mut positivity = Mapping::new();
-                positivity.insert("name".into(), "clip".into());
-                entry.insert("positivity".into(), Value::Mapping(positivity));
+                match recorded(graph, node).filter(|_| restore) {
+                    Some(r) => {
+                        entry.insert("positivity".into(), Value::Mapping(r.positivity));
+                        entry.insert("presyn_sharing_factor".into(), Value::from(r.sharing.0 as u64));
+                        entry.insert("postsyn_sharing_factor".into(), Value::from(r.sharing.1 as u64));
+                    }
+                    None => {
+                        let mut positivity = Mapping::new();
+                        positivity.insert("name".into(), "clip".into());
+                        entry.insert("positivity".into(), Value::Mapping(positivity));
+                    }
+                }
                 delayed = true;
             }
             Plan::Neuron { size, lif, threshold, .. } => {
@@ -302,8 +362,14 @@ pub fn from_graph(graph: &Graph, base: &Config) -> Result<(Config, Network), Imp
     let mut layout = Mapping::new();
     layout.insert("n_inputs".into(), Value::from(shape[0] as u64));
     layout.insert("layers".into(), Value::Sequence(layers));
-    let config = base.with_network_layout(Value::Mapping(layout)).map_err(ImportError::Config)?;
+    let config = match base.with_network_layout(Value::Mapping(layout)) {
+        Ok(config) => config,
+        // A recorded parametrisation that does not fit (edited metadata): fall back to the plain reading.
+        Err(_) if restore => return Ok((base.clone(), Network { n_inputs: 0, layers: Vec::new() }, false)),
+        Err(e) => return Err(ImportError::Config(e)),
+    };
     let mut network = Network::new(&config.layout, config.training.seed);
+    let mut exact = true;
     let mut values = plans.iter();
     for layer in &mut network.layers {
         match layer {
@@ -317,8 +383,17 @@ pub fn from_graph(graph: &Graph, base: &Config) -> Result<(Config, Network), Imp
                 n.threshold_offsets = lif.v_threshold.iter().map(|v| v - threshold).collect();
             }
             Layer::Delay(d) => {
-                let Some(Plan::Delay { delays, .. }) = values.next() else { unreachable!("one plan per layer") };
-                d.raw.data.clone_from(delays);
+                let Some(Plan::Delay { node, delays, .. }) = values.next() else { unreachable!("one plan per layer") };
+                match recorded(graph, node).filter(|r| restore && r.raw.len() == d.raw.data.len()) {
+                    Some(r) => {
+                        d.raw.data = r.raw;
+                        exact &= d.effective().data == *delays;
+                    }
+                    None => {
+                        exact &= !restore || recorded(graph, node).is_none();
+                        d.raw.data.clone_from(delays);
+                    }
+                }
             }
             Layer::Multiplex { .. } => {
                 values.next();
@@ -326,5 +401,5 @@ pub fn from_graph(graph: &Graph, base: &Config) -> Result<(Config, Network), Imp
             Layer::Biases { .. } => unreachable!("never generated"),
         }
     }
-    Ok((config, network))
+    Ok((config, network, exact))
 }
