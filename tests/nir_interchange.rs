@@ -192,6 +192,27 @@ fn export_and_import_commands() {
     let out = bss2().args(["-q", "inference"]).arg(&dir).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("test accuracy 97.50% (975/1000)"), "{stdout}");
+    // The imported network trains on: `train --init` starts from it (epoch 0's validation accuracy is its own).
+    let run = tmp.path().join("trained");
+    let out = bss2()
+        .args(["-q", "train"])
+        .arg(dir.join("config.yaml"))
+        .arg("--init")
+        .arg(dir.join("epoch_0/network.safetensors"))
+        .args(["--epochs", "1", "--output"])
+        .arg(&run)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = bss2().args(["-q", "inference"]).arg(&dir).args(["--split", "val"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let at = stdout.find("accuracy ").unwrap() + "accuracy ".len();
+    let val: f64 = stdout[at..].split('%').next().unwrap().parse().unwrap();
+    let metrics = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    let header: Vec<&str> = metrics.lines().next().unwrap().split(',').collect();
+    let column = header.iter().position(|h| *h == "val_accuracy").unwrap();
+    let epoch0: f64 = metrics.lines().nth(1).unwrap().split(',').nth(column).unwrap().parse().unwrap();
+    assert!((100.0 * epoch0 - val).abs() < 0.006, "epoch 0 {epoch0} vs the imported network's {val} %");
     // Importing into a run again is refused; a file that is not NIR gives a clear error.
     let again = bss2().args(["-q", "import"]).arg(&file).arg("--out").arg(&dir).output().unwrap();
     assert!(String::from_utf8_lossy(&again.stderr).contains("already holds a run"));

@@ -1,4 +1,4 @@
-//! `bss2 train CONFIG [--output DIR] [--epochs N] [--seed S]`.
+//! `bss2 train CONFIG [--output DIR] [--epochs N] [--seed S] [--init NETWORK.safetensors]`.
 
 use std::path::PathBuf;
 
@@ -23,6 +23,10 @@ pub struct Cmd {
     /// Seed of the run (replaces torch_seed and numpy_seed).
     #[arg(long)]
     seed: Option<u64>,
+    /// Start from this saved network (network.safetensors of this config's layout, e.g. one `bss2 import`
+    /// wrote) instead of parameters drawn from the seed.
+    #[arg(long, value_name = "NETWORK.safetensors")]
+    init: Option<PathBuf>,
     #[command(flatten)]
     chip: RunChipArgs,
 }
@@ -86,8 +90,12 @@ impl Cmd {
             PathBuf::from("results").join(format!("{stem}_{}", super::timestamp()))
         });
         let dir = RunDir::new(&output);
-        let summary =
-            runner::train(config, &dir, &options).with_context(|| format!("training into {}", output.display()))?;
+        let initial = match &self.init {
+            Some(path) => Some(crate::inference::load_network(&config, path).context("--init")?),
+            None => None,
+        };
+        let summary = runner::train_from(config, &dir, &options, initial)
+            .with_context(|| format!("training into {}", output.display()))?;
         println!(
             "test accuracy {:.2}% (loss {:.6}) after {} epochs in {:.1} s; results in {}",
             100.0 * summary.test_accuracy,

@@ -16,6 +16,7 @@ use super::writer::{EpochWriter, Files};
 use crate::config::{Config, ConfigError, Overrides};
 use crate::data::DataError;
 use crate::io::{IoError, remove_stale_temporaries, write_npy_f64, write_npy_i64};
+use crate::network::Network;
 use crate::tensors::TensorError;
 
 /// Why a run failed. Each variant names the folder or file concerned; the source says why.
@@ -127,6 +128,17 @@ fn trained_file(dir: &RunDir) -> Option<PathBuf> {
 /// run that fails before its first resume point (a chip that does not answer epoch 0, say) removes what it wrote,
 /// so the same command can be given again.
 pub fn train(config: Config, dir: &RunDir, chip: &ChipOptions) -> Result<Summary, RunError> {
+    train_from(config, dir, chip, None)
+}
+
+/// As [`train`], starting from `initial` (a saved network of this config's layout) instead of parameters drawn
+/// from the seed.
+pub fn train_from(
+    config: Config,
+    dir: &RunDir,
+    chip: &ChipOptions,
+    initial: Option<Network>,
+) -> Result<Summary, RunError> {
     if let Some(found) = existing_run_file(dir) {
         return Err(RunError::RunExists { dir: dir.root.clone(), found });
     }
@@ -134,7 +146,7 @@ pub fn train(config: Config, dir: &RunDir, chip: &ChipOptions) -> Result<Summary
         return Err(RunError::NoEpochs);
     }
     let created = !dir.root.exists();
-    match start(config, dir, chip, true) {
+    match start(config, dir, chip, true, initial) {
         Ok(session) => drive(session, dir),
         Err(e) => {
             abandon(dir, created);
@@ -154,13 +166,19 @@ pub fn train_prepared(dir: &RunDir, chip: &ChipOptions) -> Result<Summary, RunEr
     if config.training.epoch_number == 0 {
         return Err(RunError::NoEpochs);
     }
-    let session = start(config, dir, chip, false)?;
+    let session = start(config, dir, chip, false, None)?;
     drive(session, dir)
 }
 
 /// A new run up to its first resume point (epoch 0 evaluated and saved); `write_config` records the effective
 /// config as `config.yaml`.
-fn start(config: Config, dir: &RunDir, chip: &ChipOptions, write_config: bool) -> Result<Session, RunError> {
+fn start(
+    config: Config,
+    dir: &RunDir,
+    chip: &ChipOptions,
+    write_config: bool,
+    initial: Option<Network>,
+) -> Result<Session, RunError> {
     let data = Splits::build(&config)?;
     // The chip (and its calibration) is opened before the config is written, so a network it cannot run leaves
     // no folder behind.
@@ -169,7 +187,10 @@ fn start(config: Config, dir: &RunDir, chip: &ChipOptions, write_config: bool) -
         dir.write(&dir.config(), config.to_yaml().as_bytes())?;
     }
     info!(dir = %dir.root.display(), train = data.train.len(), validation = data.validation.len(), test = data.test.len(), "starting training");
-    let session = Session::start(config, data, forward)?;
+    let session = match initial {
+        Some(network) => Session::start_from(config, data, forward, network)?,
+        None => Session::start(config, data, forward)?,
+    };
     let first = &session.state.history[0];
     info!(epoch = 0, val_loss = first.val_loss, val_accuracy = first.val_accuracy, "before training");
     save_progress(&session, dir)?;

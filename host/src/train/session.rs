@@ -109,6 +109,16 @@ impl Session {
     /// A fresh run on `forward`: the network drawn from the seed, epoch 0 evaluated on the validation set.
     pub fn start(config: Config, data: Splits, forward: Box<dyn ForwardPass>) -> Result<Session, TrainError> {
         let network = Network::new(&config.layout, config.training.seed);
+        Session::start_from(config, data, forward, network)
+    }
+
+    /// A fresh run on `forward` from the given initial `network` (which must have the config's layout).
+    pub fn start_from(
+        config: Config,
+        data: Splits,
+        forward: Box<dyn ForwardPass>,
+        network: Network,
+    ) -> Result<Session, TrainError> {
         let optimizer = Optimizer::new(config.training.optimizer, &network, config.training.learning_rate);
         let state = RunState {
             network,
