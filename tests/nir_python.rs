@@ -45,15 +45,7 @@ fn expected(graph: &bss2_host::interop::nir::Graph) -> Value {
     let mut nodes = serde_json::Map::new();
     for (name, node) in &graph.nodes {
         let mut entry = serde_json::Map::new();
-        let kind = match node {
-            Node::Input { .. } => "Input",
-            Node::Output { .. } => "Output",
-            Node::Linear { .. } => "Linear",
-            Node::Affine { .. } => "Affine",
-            Node::Delay { .. } => "Delay",
-            Node::CubaLif(_) => "CubaLIF",
-        };
-        entry.insert("type".into(), json!(kind));
+        entry.insert("type".into(), json!(node.type_name()));
         match node {
             Node::Linear { shape, weight } => {
                 entry.insert("weight".into(), field(shape, weight));
@@ -62,15 +54,7 @@ fn expected(graph: &bss2_host::interop::nir::Graph) -> Value {
                 entry.insert("delay".into(), field(&[delay.len()], delay));
             }
             Node::CubaLif(lif) => {
-                for (key, values) in [
-                    ("tau_syn", &lif.tau_syn),
-                    ("tau_mem", &lif.tau_mem),
-                    ("r", &lif.r),
-                    ("v_leak", &lif.v_leak),
-                    ("v_threshold", &lif.v_threshold),
-                    ("v_reset", &lif.v_reset),
-                    ("w_in", &lif.w_in),
-                ] {
+                for (key, values) in lif.fields() {
                     entry.insert(key.into(), field(&[values.len()], values));
                 }
             }

@@ -100,15 +100,7 @@ impl ReferenceRun {
 
     /// The epochs with a saved network, ascending.
     pub fn saved_epochs(&self) -> Vec<usize> {
-        let mut epochs: Vec<usize> = std::fs::read_dir(&self.root)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|entry| entry.file_name().to_str()?.strip_prefix("epoch_")?.parse().ok())
-            .filter(|&e| self.network_path(e).is_file())
-            .collect();
-        epochs.sort_unstable();
-        epochs
+        crate::train::run_dir::epochs_with(&self.root, |e| self.network_path(e))
     }
 
     /// `epoch_<N>/<dataset>_val_accuracies.npy`: the validation accuracy of every epoch up to N, from 0.

@@ -65,15 +65,7 @@ impl RunDir {
 
     /// The epochs that have a saved network, ascending.
     pub fn saved_epochs(&self) -> Vec<usize> {
-        let mut epochs: Vec<usize> = std::fs::read_dir(&self.root)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|entry| entry.file_name().to_str()?.strip_prefix("epoch_")?.parse().ok())
-            .filter(|&e| self.network(e).is_file())
-            .collect();
-        epochs.sort_unstable();
-        epochs
+        epochs_with(&self.root, |e| self.network(e))
     }
 
     /// The calibration of the chip the run trains on (a copy, so a continued run uses the same one).
@@ -88,4 +80,17 @@ impl RunDir {
         }
         write_atomic(path, bytes)
     }
+}
+
+/// The N of every `root/epoch_<N>/` that holds the file `file(N)`, ascending.
+pub fn epochs_with(root: &Path, file: impl Fn(usize) -> PathBuf) -> Vec<usize> {
+    let mut epochs: Vec<usize> = std::fs::read_dir(root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.strip_prefix("epoch_")?.parse().ok())
+        .filter(|&e| file(e).is_file())
+        .collect();
+    epochs.sort_unstable();
+    epochs
 }

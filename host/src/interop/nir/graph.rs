@@ -70,7 +70,7 @@ pub struct CubaLif {
 
 impl CubaLif {
     /// The fields with their NIR names.
-    fn fields(&self) -> [(&'static str, &Vec<f64>); 7] {
+    pub fn fields(&self) -> [(&'static str, &Vec<f64>); 7] {
         [
             ("tau_syn", &self.tau_syn),
             ("tau_mem", &self.tau_mem),
