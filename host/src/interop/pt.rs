@@ -309,19 +309,19 @@ impl PtFile {
                 tensor.storage_len
             )));
         }
-        let element = |i: usize| -> f64 {
-            let b = &bytes[i * size..(i + 1) * size];
-            match tensor.dtype {
-                DType::F64 => f64::from_le_bytes(b.try_into().expect("8 bytes")),
-                DType::F32 => f64::from(f32::from_le_bytes(b.try_into().expect("4 bytes"))),
-                DType::I64 | DType::I32 | DType::Bool => unreachable!("refused below"),
-            }
-        };
         if !matches!(tensor.dtype, DType::F64 | DType::F32) {
             return Err(
                 self.layout(format!("storage data/{key}: a {:?} tensor where floats were expected", tensor.dtype))
             );
         }
+        let element = |i: usize| -> f64 {
+            let b = &bytes[i * size..(i + 1) * size];
+            match tensor.dtype {
+                DType::F64 => f64::from_le_bytes(b.try_into().expect("8 bytes")),
+                DType::F32 => f64::from(f32::from_le_bytes(b.try_into().expect("4 bytes"))),
+                DType::I64 | DType::I32 | DType::Bool => unreachable!("refused above"),
+            }
+        };
         let past_end = || self.layout(format!("a tensor reaches past the end of storage data/{key}"));
         let count = tensor.shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d)).ok_or_else(past_end)?;
         // The last element's index bounds every other one (strides are non-negative).
@@ -367,4 +367,56 @@ fn read_entry<R: std::io::Read + std::io::Seek>(
 
 fn lossy(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file_with_storage(values: &[f64]) -> PtFile {
+        let pickle = Pickle::parse(b"\x80\x02N.").unwrap();
+        let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        PtFile { path: "test.pt".into(), pickle, storages: HashMap::from([("0".to_string(), bytes)]) }
+    }
+
+    fn tensor(offset: usize, shape: &[usize], stride: &[usize]) -> Tensor {
+        Tensor {
+            storage: "0".into(),
+            dtype: DType::F64,
+            storage_len: 6,
+            offset,
+            shape: shape.to_vec(),
+            stride: stride.to_vec(),
+        }
+    }
+
+    #[test]
+    fn strided_views_are_read_in_row_major_order() {
+        let file = file_with_storage(&[0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
+        assert_eq!(file.values_f64(&tensor(0, &[2, 3], &[3, 1])).unwrap(), [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
+        // The transpose, and a column starting at an offset.
+        assert_eq!(file.values_f64(&tensor(0, &[3, 2], &[1, 3])).unwrap(), [0.0, 3.0, 1.0, 4.0, 2.0, 5.0]);
+        assert_eq!(file.values_f64(&tensor(1, &[2], &[3])).unwrap(), [1.0, 4.0]);
+    }
+
+    #[test]
+    fn views_past_their_storage_or_of_the_wrong_size_are_refused() {
+        let file = file_with_storage(&[0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
+        for (offset, shape, stride) in [
+            (1, vec![2, 3], vec![3, 1]),
+            (0, vec![7], vec![1]),
+            (0, vec![2, usize::MAX], vec![1, 1]),
+            (0, vec![2, 2], vec![usize::MAX, 1]),
+            (0, vec![1 << 40], vec![0]),
+        ] {
+            let e = file.values_f64(&tensor(offset, &shape, &stride)).unwrap_err();
+            assert!(e.to_string().contains("past the end"), "{shape:?}: {e}");
+        }
+        let mut short = tensor(0, &[6], &[1]);
+        short.storage_len = 7;
+        assert!(file.values_f64(&short).unwrap_err().to_string().contains("holds 48 bytes"));
+        let mut ints = tensor(0, &[6], &[1]);
+        ints.dtype = DType::I64;
+        assert!(file.values_f64(&ints).unwrap_err().to_string().contains("where floats were expected"));
+    }
 }
