@@ -23,6 +23,9 @@ const NIR_PACKAGE: &str = "nir==1.0.8";
 
 /// A virtual environment with `nir` (and numpy, h5py), made once per target folder.
 fn python() -> PathBuf {
+    // The tests of this file run in parallel threads: one makes the environment, the others wait for it.
+    static MADE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _made = MADE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("nir-venv");
     let python = venv.join("bin/python");
     let ready = venv.join(".installed");
@@ -115,4 +118,23 @@ fn the_nir_package_reads_the_export_and_its_simulation_agrees() {
         assert!(out.status.success(), "{name}: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
         eprintln!("{name}: {stdout}");
     }
+}
+
+/// h5py's gzip-compressed datasets are read too: a graph copied by h5py with every array compressed imports to
+/// the same network.
+#[test]
+fn gzip_compressed_graphs_written_by_h5py_are_read() {
+    let python = python();
+    let tmp = tempfile::tempdir().unwrap();
+    let read = ReferenceRun::detect(&Path::new(RUNS).join("yin_yang_H30_WA")).unwrap().load(None).unwrap();
+    let graph = to_graph(&read.network, 1.0).unwrap();
+    let (plain, packed) = (tmp.path().join("plain.nir"), tmp.path().join("gzip.nir"));
+    std::fs::write(&plain, graph.to_hdf5().unwrap()).unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/gzip_copy.py");
+    let out = Command::new(&python).arg(script).arg(&plain).arg(&packed).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!stdout.starts_with("0 "), "{stdout}");
+    let back = bss2_host::interop::nir::Graph::from_hdf5(std::fs::read(&packed).unwrap()).unwrap();
+    assert_eq!(back, graph);
 }
