@@ -172,6 +172,15 @@ fn what_nir_cannot_express_is_refused() {
         );
     });
     assert!(e.to_string().contains("node linear_1: a bias"), "{e}");
+    let e = import_error(&|g| {
+        g.nodes.insert("linear_3".into(), bss2_host::interop::nir::Node::Linear { shape: [0, 30], weight: vec![] });
+        if let Some(bss2_host::interop::nir::Node::CubaLif(lif)) = g.nodes.get_mut("lif_3") {
+            for field in [&mut lif.tau_syn, &mut lif.tau_mem, &mut lif.r, &mut lif.v_leak, &mut lif.v_threshold] {
+                field.clear();
+            }
+        }
+    });
+    assert!(e.to_string().contains("node linear_3: a Linear without outputs"), "{e}");
 }
 
 #[test]

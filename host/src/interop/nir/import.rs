@@ -144,6 +144,9 @@ fn plans(graph: &Graph, order: &[&str], scale: f64) -> Result<Vec<Plan>, ImportE
                 }
             };
             let size = shape[0];
+            if size == 0 {
+                return Err(refuse(name, "a Linear without outputs"));
+            }
             if let Some(delay_name) = dendritic {
                 let Node::Delay { delay } = &graph.nodes[delay_name] else { unreachable!("matched above") };
                 if delay.len() != size {
