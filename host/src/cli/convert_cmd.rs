@@ -29,11 +29,13 @@ impl Cmd {
             )
         })?;
         let out = RunDir::new(&self.out);
-        anyhow::ensure!(
-            !out.config().exists() && out.saved_epochs().is_empty(),
-            "{} already holds a run; choose another --out",
-            self.out.display()
-        );
+        if let Some(found) = crate::train::runner::existing_run_file(&out) {
+            anyhow::bail!(
+                "{} already holds a run ({} exists); choose another --out",
+                self.out.display(),
+                found.display()
+            );
+        }
         let epochs = match self.epoch {
             Some(e) => vec![e],
             None => reference.saved_epochs(),

@@ -62,11 +62,13 @@ impl ImportCmd {
             None => Config::parse_str(DEFAULT_BASE).context("the built-in base config")?,
         };
         let out = RunDir::new(&self.out);
-        anyhow::ensure!(
-            !out.config().exists() && out.saved_epochs().is_empty(),
-            "{} already holds a run; choose another --out",
-            self.out.display()
-        );
+        if let Some(found) = crate::train::runner::existing_run_file(&out) {
+            anyhow::bail!(
+                "{} already holds a run ({} exists); choose another --out",
+                self.out.display(),
+                found.display()
+            );
+        }
         let bytes = std::fs::read(&self.file).with_context(|| format!("cannot read {}", self.file.display()))?;
         let context = || format!("importing {}", self.file.display());
         let graph = Graph::from_hdf5(bytes).with_context(context)?;

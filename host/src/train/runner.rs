@@ -107,7 +107,7 @@ pub struct Summary {
 }
 
 /// The first file or folder of a run in `dir`, if any: a folder holding one is never written into by `train`.
-fn existing_run_file(dir: &RunDir) -> Option<PathBuf> {
+pub fn existing_run_file(dir: &RunDir) -> Option<PathBuf> {
     [dir.config(), dir.calibration()].into_iter().find(|f| f.exists()).or_else(|| trained_file(dir))
 }
 
