@@ -75,8 +75,8 @@ pub fn first_spike_time(p: &NeuronParams, c: f64, n: usize, sorted: impl Fn(usiz
                     c,
                     sum_a + SUM_EPSILON,
                     sum_b / p.tau_syn + SUM_EPSILON,
-                    next_input.t,
-                    next_input.es,
+                    (input.t, input.es),
+                    (next_input.t, next_input.es),
                 )
             }
             TauRatio::Two => {
@@ -94,16 +94,41 @@ pub fn first_spike_time(p: &NeuronParams, c: f64, n: usize, sorted: impl Fn(usiz
 
 /// tau_mem = tau_syn: `T = tau (B/A - W0(-(c/A) e^{B/A}))`; +inf where W0 is not real.
 ///
-/// In u = t/tau the membrane is `f(u) = e^{-u} (A u - B)`, rising up to its peak at `u* = B/A + 1` (A > 0); the
-/// candidate is its first upward crossing of c. If the peak lies after the next input and `f(u_next) < c`,
-/// the crossing comes after the next input: rejected without the exponential and the Lambert W (`next_t`,
-/// `next_es = e^{u_next}`). Margins leave borderline cases to the exact window check of the caller.
+/// In u = t/tau the membrane is `f(u) = e^{-u} (A u - B)`. For A > 0 it rises up to its peak at `u* = B/A + 1`
+/// and falls after it; for A <= 0 it has no maximum inside a window. The candidate is its first upward
+/// crossing of c. Most windows `[u, u_next]` (`this` = (t, e^u), `next` = (t_next, e^{u_next})) hold no crossing,
+/// and that is decided here from a few multiplications, without the exponential and the Lambert W: where the
+/// membrane starts the window below c and
+/// - falls through it (peak at or before u, or A <= 0 and below c at u_next or at infinity), or
+/// - rises through it (peak after u_next) and is below c at u_next, or
+/// - peaks inside it at `f(u*) = (A / e^u) e^{-x} <= (A / e^u) / (1 + x + x^2/2 + x^3/6)` (x = u* - u) below c.
+///
+/// Each bound holds with a relative margin of 1e-9, so every borderline case is left to the closed form and
+/// the exact window check of the caller: the result is the closed form's, bit for bit.
 #[inline]
-fn candidate_ratio_one(tau_syn: f64, c: f64, a: f64, b: f64, next_t: f64, next_es: f64) -> f64 {
+fn candidate_ratio_one(tau_syn: f64, c: f64, a: f64, b: f64, this: (f64, f64), next: (f64, f64)) -> f64 {
+    const MARGIN: f64 = 1.0 - 1e-9;
     let ratio = b / a;
-    if a > 0.0 && next_es.is_finite() {
+    let ((t, es), (next_t, next_es)) = (this, next);
+    let u = t / tau_syn;
+    if c > 0.0 && es.is_finite() && a * u - b < c * es * MARGIN {
         let u_next = next_t / tau_syn;
-        if ratio + 1.0 > u_next * (1.0 + 1e-9) + 1e-9 && a * u_next - b < c * next_es * (1.0 - 1e-9) {
+        let below_at_next = || a * u_next - b < c * next_es * MARGIN;
+        let bounded = next_es.is_finite();
+        let no_crossing = if a > 0.0 {
+            let peak = ratio + 1.0;
+            if peak <= u {
+                true
+            } else if bounded && peak >= u_next {
+                below_at_next()
+            } else {
+                let x = peak - u;
+                a < c * es * (1.0 + x * (1.0 + x * (0.5 + x / 6.0))) * MARGIN
+            }
+        } else {
+            !bounded || below_at_next()
+        };
+        if no_crossing {
             return f64::INFINITY;
         }
     }
