@@ -7,6 +7,7 @@ use super::arrival::{Arrival, ArrivalGrad};
 use super::matrix::Matrix;
 use super::neuron::NeuronParams;
 use super::spike::{Input, first_spike_time, sort_by_time, spike_time_gradient};
+use super::sweep::{NeuronSweep, SortedSample};
 
 /// Samples per parallel work item. Fixed, so that sums over the batch are formed in the same order whatever
 /// the number of threads: within a chunk in sample order, then chunk after chunk.
@@ -184,9 +185,8 @@ impl Scratch {
                 break;
             }
             if lag.is_finite() {
-                let input =
-                    Input { t: self.sorted_t[k], es: self.sorted_es[k], em: self.sorted_em[k], w: w_row[i as usize] };
-                self.inputs[self.causal.len()] = input;
+                let (t, es, em) = (self.sorted_t[k], self.sorted_es[k], self.sorted_em[k]);
+                self.inputs[self.causal.len()] = Input { t, es, em, w: w_row[i as usize] };
                 self.causal.push(i);
             }
         }
@@ -262,33 +262,37 @@ impl Scratch {
 pub fn layer_forward(p: &NeuronParams, weights: &Matrix, arrival: &Arrival, thresholds: Option<&Matrix>) -> Matrix {
     let (batch, n, m) = (arrival.batch(), arrival.n_pre(), weights.cols);
     debug_assert_eq!(weights.rows, n);
-    let w_t = weights.transposed();
     let layout = Layout::new(p, arrival);
+    let shared = matches!(layout, Layout::Shared { .. });
+    // Shared inputs are swept with the neurons side by side over the weights' rows; the other layouts one
+    // neuron at a time over its column.
+    let w_t = if shared { Matrix::zeros(0, 0) } else { weights.transposed() };
     let nominal_c = p.crossing_constant(p.threshold);
     let mut out = Matrix::filled(batch, m, f64::INFINITY);
     out.data.par_chunks_mut(CHUNK * m.max(1)).enumerate().for_each_init(
-        || Scratch::new(n),
-        |s, (chunk, rows)| {
+        || (Scratch::new(n), NeuronSweep::new(m), vec![nominal_c; m]),
+        |(s, sweep, c_row), (chunk, rows)| {
             for (local, row) in rows.chunks_mut(m.max(1)).enumerate() {
                 let b = chunk * CHUNK + local;
                 s.load_sample(p, &layout, b);
-                let shared = matches!(layout, Layout::Shared { .. });
+                if let Some(th) = thresholds {
+                    for (j, c) in c_row.iter_mut().enumerate() {
+                        *c = p.crossing_constant(th.get(b, j));
+                    }
+                }
+                if shared {
+                    s.sort_sample(true);
+                    let sample = SortedSample { t: &s.sorted_t, es: &s.sorted_es, em: &s.sorted_em, order: &s.order };
+                    sweep.run(p, weights, &sample, c_row, row);
+                    continue;
+                }
                 if !matches!(layout, Layout::Dense { .. }) {
-                    s.sort_sample(shared);
+                    s.sort_sample(false);
                 }
                 for (j, out_j) in row.iter_mut().enumerate() {
                     let w_row = w_t.row(j);
-                    let c = thresholds.map_or(nominal_c, |th| p.crossing_constant(th.get(b, j)));
-                    *out_j = if shared {
-                        // The sample's sorted times serve every neuron; only the weights differ.
-                        let (t, es, em, order) = (&s.sorted_t, &s.sorted_es, &s.sorted_em, &s.order);
-                        first_spike_time(p, c, n, |k| Input {
-                            t: t[k],
-                            es: es[k],
-                            em: em[k],
-                            w: w_row[order[k] as usize],
-                        })
-                    } else if let Layout::Dense { .. } = layout {
+                    let c = c_row[j];
+                    *out_j = if let Layout::Dense { .. } = layout {
                         s.fill_inputs(&layout, b, j, w_row, false);
                         s.inputs.sort_unstable_by(|x, y| x.t.total_cmp(&y.t));
                         first_spike_time(p, c, n, |k| s.inputs[k])

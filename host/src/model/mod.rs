@@ -3,6 +3,7 @@
 pub mod lambert_w;
 pub mod neuron;
 pub mod spike;
+mod sweep;
 
 pub use neuron::{NeuronParams, TauRatio};
 pub mod arrival;

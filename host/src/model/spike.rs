@@ -41,12 +41,87 @@ pub fn sort_by_time(inputs: &mut [Input]) {
     }
 }
 
+/// One window of the sweep: the sorted input that opens it (`t`, `es` = exp(t/tau_syn)) and the next one, which
+/// closes it (+inf after the last).
+#[derive(Clone, Copy, Debug)]
+pub struct Window {
+    /// Arrival time of the opening input.
+    pub t: f64,
+    /// Its `exp(t / tau_syn)`.
+    pub es: f64,
+    /// Arrival time of the closing input.
+    pub next_t: f64,
+    /// Its `exp(t / tau_syn)`.
+    pub next_es: f64,
+    /// Its `exp(t / tau_mem)` (ratio 2 only).
+    pub next_em: f64,
+}
+
+impl Window {
+    /// The window opened by `input` and closed by `next`.
+    #[inline(always)]
+    pub fn between(input: &Input, next: &Input) -> Self {
+        Window { t: input.t, es: input.es, next_t: next.t, next_es: next.es, next_em: next.em }
+    }
+
+    /// Whether `candidate` lies in the window; non-finite candidates (no real crossing) never do, and
+    /// equality passes both checks.
+    #[inline(always)]
+    pub fn holds(&self, candidate: f64) -> bool {
+        candidate.is_finite() && candidate >= self.t && candidate <= self.next_t
+    }
+}
+
+/// The input after the last: it closes the last window at +inf.
+const NO_INPUT: Input = Input { t: f64::INFINITY, es: f64::INFINITY, em: f64::INFINITY, w: 0.0 };
+
+/// The running sums of one neuron over a prefix of its sorted inputs, with `SUM_EPSILON` added as the closed
+/// forms take them: ratio 1 `a = sum w e^{t/tau_syn}`, `b = sum w t e^{t/tau_syn} / tau_syn`; ratio 2 `a` and
+/// `b = a2 = sum w e^{t/tau_mem}`.
+#[inline(always)]
+pub fn closed_form_sums(p: &NeuronParams, sum_a: f64, sum_b: f64) -> (f64, f64) {
+    match p.ratio {
+        TauRatio::One => (sum_a + SUM_EPSILON, sum_b / p.tau_syn + SUM_EPSILON),
+        TauRatio::Two => (sum_a + SUM_EPSILON, sum_b + SUM_EPSILON),
+    }
+}
+
+/// Adds one input to the running sums (the order of the operations is part of the result, bit for bit).
+#[inline(always)]
+pub fn add_to_sums(p: &NeuronParams, sum_a: &mut f64, sum_b: &mut f64, w: f64, t: f64, es: f64, em: f64) {
+    *sum_a += w * es;
+    *sum_b += match p.ratio {
+        TauRatio::One => w * t * es,
+        TauRatio::Two => w * em,
+    };
+}
+
+/// Whether the window surely holds no crossing for the sums `(a, b)` of [`closed_form_sums`]: decided without
+/// the closed form (see [`ratio_one_rejects`], [`ratio_two_rejects`]), free of branches so that loops over
+/// neurons vectorise.
+#[inline(always)]
+pub fn rejects(p: &NeuronParams, c: f64, a: f64, b: f64, window: &Window) -> bool {
+    match p.ratio {
+        TauRatio::One => ratio_one_rejects(p.tau_syn, c, a, b, window),
+        TauRatio::Two => ratio_two_rejects(c, a, b, window.next_em),
+    }
+}
+
+/// The crossing time of the closed form for the sums `(a, b)`, +inf where it has no real solution.
+#[inline]
+pub fn closed_form(p: &NeuronParams, c: f64, a: f64, b: f64) -> f64 {
+    match p.ratio {
+        TauRatio::One => ratio_one_closed_form(p.tau_syn, c, a, b),
+        TauRatio::Two => ratio_two_closed_form(p.tau_syn, c, a, b),
+    }
+}
+
 /// First-spike time from inputs sorted by time (+inf last), or +inf if the neuron never crosses `c`.
 ///
 /// One sweep over the prefixes with running sums: candidate k is accepted if it lies in its own window
 /// `[t_(k), t_(k+1)]`. Windows are ordered in time, so the first accepted candidate is the minimum the
 /// reference finds over all prefixes. A prefix ending in a missing input is always rejected, so the sweep
-/// stops there.
+/// stops there. Most windows are rejected by [`rejects`] before the closed form.
 ///
 /// `sorted(k)` returns the k-th input in time order, for k < n; it is called only for the inputs the sweep
 /// reaches, so callers can produce inputs lazily.
@@ -60,78 +135,52 @@ pub fn first_spike_time(p: &NeuronParams, c: f64, n: usize, sorted: impl Fn(usiz
         if !input.t.is_finite() {
             break;
         }
-        next_input = if k + 1 < n {
-            sorted(k + 1)
-        } else {
-            Input { t: f64::INFINITY, es: f64::INFINITY, em: f64::INFINITY, w: 0.0 }
-        };
-        let next = next_input.t;
-        sum_a += input.w * input.es;
-        let candidate = match p.ratio {
-            TauRatio::One => {
-                sum_b += input.w * input.t * input.es;
-                candidate_ratio_one(
-                    p.tau_syn,
-                    c,
-                    sum_a + SUM_EPSILON,
-                    sum_b / p.tau_syn + SUM_EPSILON,
-                    (input.t, input.es),
-                    (next_input.t, next_input.es),
-                )
-            }
-            TauRatio::Two => {
-                sum_b += input.w * input.em;
-                candidate_ratio_two(p.tau_syn, c, sum_a + SUM_EPSILON, sum_b + SUM_EPSILON, next_input.em)
-            }
-        };
-        // Non-finite candidates (no real crossing) are rejected; equality passes both window checks.
-        if candidate.is_finite() && candidate >= input.t && candidate <= next {
+        next_input = if k + 1 < n { sorted(k + 1) } else { NO_INPUT };
+        let window = Window::between(&input, &next_input);
+        add_to_sums(p, &mut sum_a, &mut sum_b, input.w, input.t, input.es, input.em);
+        let (a, b) = closed_form_sums(p, sum_a, sum_b);
+        if rejects(p, c, a, b, &window) {
+            continue;
+        }
+        let candidate = closed_form(p, c, a, b);
+        if window.holds(candidate) {
             return candidate;
         }
     }
     f64::INFINITY
 }
 
-/// tau_mem = tau_syn: `T = tau (B/A - W0(-(c/A) e^{B/A}))`; +inf where W0 is not real.
+/// tau_mem = tau_syn: whether the window surely holds no crossing of `f(u) = e^{-u} (a u - b)` (u = t/tau).
 ///
-/// In u = t/tau the membrane is `f(u) = e^{-u} (A u - B)`. For A > 0 it rises up to its peak at `u* = B/A + 1`
-/// and falls after it; for A <= 0 it has no maximum inside a window. The candidate is its first upward
-/// crossing of c. Most windows `[u, u_next]` (`this` = (t, e^u), `next` = (t_next, e^{u_next})) hold no crossing,
-/// and that is decided here from a few multiplications, without the exponential and the Lambert W: where the
-/// membrane starts the window below c and
-/// - falls through it (peak at or before u, or A <= 0 and below c at u_next or at infinity), or
+/// For a > 0 the membrane rises up to its peak at `u* = b/a + 1` and falls after it; for a <= 0 it has no
+/// maximum inside a window. Most windows `[u, u_next]` hold no crossing, and that is decided from a few
+/// multiplications, without the exponential and the Lambert W, where the membrane starts the window below c and
+/// - falls through it (peak at or before u, or a <= 0 and below c at u_next or at infinity), or
 /// - rises through it (peak after u_next) and is below c at u_next, or
-/// - peaks inside it at `f(u*) = (A / e^u) e^{-x} <= (A / e^u) / (1 + x + x^2/2 + x^3/6)` (x = u* - u) below c.
+/// - peaks inside it at `f(u*) = (a / e^u) e^{-x} <= (a / e^u) / (1 + x + x^2/2 + x^3/6)` (x = u* - u) below c.
 ///
 /// Each bound holds with a relative margin of 1e-9, so every borderline case is left to the closed form and
-/// the exact window check of the caller: the result is the closed form's, bit for bit.
-#[inline]
-fn candidate_ratio_one(tau_syn: f64, c: f64, a: f64, b: f64, this: (f64, f64), next: (f64, f64)) -> f64 {
+/// the exact window check: the sweep's result is the closed form's, bit for bit.
+#[inline(always)]
+pub fn ratio_one_rejects(tau_syn: f64, c: f64, a: f64, b: f64, window: &Window) -> bool {
     const MARGIN: f64 = 1.0 - 1e-9;
+    let (u, u_next) = (window.t / tau_syn, window.next_t / tau_syn);
+    let bounded = window.next_es.is_finite();
+    let starts_below = (c > 0.0) & window.es.is_finite() & (a * u - b < c * window.es * MARGIN);
+    let below_at_next = a * u_next - b < c * window.next_es * MARGIN;
+    let peak = b / a + 1.0;
+    let x = peak - u;
+    let peak_below = a < c * window.es * (1.0 + x * (1.0 + x * (0.5 + x / 6.0))) * MARGIN;
+    let rising = bounded & (peak >= u_next);
+    let positive = (peak <= u) | (rising & below_at_next) | (!rising & peak_below);
+    let otherwise = !bounded | below_at_next;
+    starts_below & if a > 0.0 { positive } else { otherwise }
+}
+
+/// tau_mem = tau_syn: `T = tau (b/a - W0(-(c/a) e^{b/a}))`; +inf where W0 is not real.
+#[inline]
+pub fn ratio_one_closed_form(tau_syn: f64, c: f64, a: f64, b: f64) -> f64 {
     let ratio = b / a;
-    let ((t, es), (next_t, next_es)) = (this, next);
-    let u = t / tau_syn;
-    if c > 0.0 && es.is_finite() && a * u - b < c * es * MARGIN {
-        let u_next = next_t / tau_syn;
-        let below_at_next = || a * u_next - b < c * next_es * MARGIN;
-        let bounded = next_es.is_finite();
-        let no_crossing = if a > 0.0 {
-            let peak = ratio + 1.0;
-            if peak <= u {
-                true
-            } else if bounded && peak >= u_next {
-                below_at_next()
-            } else {
-                let x = peak - u;
-                a < c * es * (1.0 + x * (1.0 + x * (0.5 + x / 6.0))) * MARGIN
-            }
-        } else {
-            !bounded || below_at_next()
-        };
-        if no_crossing {
-            return f64::INFINITY;
-        }
-    }
     let z = -(c / a) * ratio.exp();
     // Below the branch point there is no crossing at all.
     if !(z >= -std::f64::consts::E.recip()) {
@@ -144,25 +193,29 @@ fn candidate_ratio_one(tau_syn: f64, c: f64, a: f64, b: f64, this: (f64, f64), n
     tau_syn * (ratio - w0)
 }
 
-/// tau_mem = 2 tau_syn: `T = 2 tau_syn ln(2A / (A2 + sqrt(A2^2 - 4 A c)))`; +inf without a real root.
+/// tau_mem = 2 tau_syn: whether the window surely holds no root of `a x^2 - a2 x + c = 0` (x = exp(-t/tau_mem)).
 ///
-/// With x = exp(-t/tau_mem) the crossing is the larger root `x1 = (A2 + S) / (2A)` of `A x^2 - A2 x + c = 0`.
-/// Most prefixes have no root yet, or a root after the next input (`x1 < x_next`, i.e. `S < 2A x_next - A2`);
-/// both are decided here from squares, without the square root, division and logarithm. `next_em` is
-/// `exp(t_next / tau_mem) = 1 / x_next`; it equals `exp(t_next / (2 tau_syn))` up to the rounding of
-/// tau_mem = 2 tau_syn, and the margin leaves every borderline case to the exact window check of the caller.
+/// The crossing is the larger root `x1 = (a2 + S) / (2a)`. Most prefixes have no root yet, or a root after the
+/// next input (`x1 < x_next`, i.e. `S < 2a x_next - a2`); both are decided from squares, without the square
+/// root, division and logarithm. `next_em` is `exp(t_next / tau_mem) = 1 / x_next`; it equals
+/// `exp(t_next / (2 tau_syn))` up to the rounding of tau_mem = 2 tau_syn, and the margin leaves every
+/// borderline case to the closed form and the exact window check.
+#[inline(always)]
+pub fn ratio_two_rejects(c: f64, a: f64, a2: f64, next_em: f64) -> bool {
+    let disc = a2 * a2 - 4.0 * a * c;
+    // S < 2a x_next - a2, multiplied through by next_em > 0.
+    let bound = 2.0 * a - a2 * next_em;
+    let root_after_next =
+        (a > 0.0) & next_em.is_finite() & (bound > 0.0) & (disc * next_em * next_em < bound * bound * (1.0 - 1e-7));
+    !(disc >= 0.0) | root_after_next
+}
+
+/// tau_mem = 2 tau_syn: `T = 2 tau_syn ln(2a / (a2 + sqrt(a2^2 - 4 a c)))`; +inf without a real root.
 #[inline]
-fn candidate_ratio_two(tau_syn: f64, c: f64, a: f64, a2: f64, next_em: f64) -> f64 {
+pub fn ratio_two_closed_form(tau_syn: f64, c: f64, a: f64, a2: f64) -> f64 {
     let disc = a2 * a2 - 4.0 * a * c;
     if !(disc >= 0.0) {
         return f64::INFINITY;
-    }
-    if a > 0.0 && next_em.is_finite() {
-        // S < 2A x_next - A2, multiplied through by next_em > 0.
-        let bound = 2.0 * a - a2 * next_em;
-        if bound > 0.0 && disc * next_em * next_em < bound * bound * (1.0 - 1e-7) {
-            return f64::INFINITY;
-        }
     }
     let q = 2.0 * a / (a2 + disc.sqrt());
     if !(q > 0.0) {
@@ -202,52 +255,73 @@ pub fn spike_time_gradient(
     let mut sum_a = 0.0;
     let mut sum_b = 0.0;
     for x in (0..n).map(&inputs).filter(|x| causal(x)) {
-        sum_a += x.w * x.es;
-        sum_b += match p.ratio {
-            TauRatio::One => x.w * x.t * x.es,
-            TauRatio::Two => x.w * x.em,
-        };
+        add_to_sums(p, &mut sum_a, &mut sum_b, x.w, x.t, x.es, x.em);
     }
-    let a = sum_a + SUM_EPSILON;
-    match p.ratio {
-        TauRatio::One => {
-            let b = sum_b / p.tau_syn + SUM_EPSILON;
-            let w0 = lambert_w0(-(c / a) * (b / a).exp());
-            if w0.is_nan() {
-                return false;
-            }
-            // Reciprocals once per neuron instead of two divisions per input: within an ulp of dividing, and
-            // a division costs several multiplications' time in this, the backward pass's hottest loop.
-            let denom = a * (1.0 + w0);
-            let (per_denom, per_tau_denom) = (1.0 / denom, 1.0 / (p.tau_syn * denom));
-            for i in 0..n {
-                let x = inputs(i);
-                if causal(&x) {
-                    let lag = t_out - x.t;
-                    dw[i] = -x.es * lag * per_denom;
-                    dt[i] = -x.w * x.es * (lag - p.tau_syn) * per_tau_denom;
-                }
-            }
-        }
-        TauRatio::Two => {
-            let a2 = sum_b + SUM_EPSILON;
-            let s = (a2 * a2 - 4.0 * a * c).sqrt();
-            if s.is_nan() {
-                return false;
-            }
-            let factor = 1.0 + c * (t_out / p.tau_mem).exp() / s;
-            let (factor_per_a, per_s) = (factor / a, 1.0 / s);
-            for i in 0..n {
-                let x = inputs(i);
-                if causal(&x) {
-                    dw[i] = p.tau_mem * (factor_per_a * x.es - x.em * per_s);
-                    // The reference hard-codes tau_mem / tau_syn = 2 here.
-                    dt[i] = x.w * (2.0 * factor_per_a * x.es - x.em * per_s);
-                }
-            }
+    let (a, b) = closed_form_sums(p, sum_a, sum_b);
+    let Some(factors) = GradientFactors::new(p, c, t_out, a, b) else {
+        return false;
+    };
+    for i in 0..n {
+        let x = inputs(i);
+        if causal(&x) {
+            (dw[i], dt[i]) = factors.of_input(p, t_out, &x);
         }
     }
     true
+}
+
+/// The per-neuron factors of a spike time's gradient (spec §3): computed once per neuron, so that each causal
+/// input costs a few multiplications ([`GradientFactors::of_input`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct GradientFactors {
+    /// Ratio 1: `1 / (a (1 + W0))`; ratio 2: `(1 + c e^{T/tau_mem} / S) / a`.
+    first: f64,
+    /// Ratio 1: `1 / (tau_syn a (1 + W0))`; ratio 2: `1 / S`.
+    second: f64,
+}
+
+impl GradientFactors {
+    /// The factors at output time `t_out` for the causal sums `(a, b)` of [`closed_form_sums`]; None where the
+    /// ideal model has no crossing for these sums.
+    #[inline]
+    pub fn new(p: &NeuronParams, c: f64, t_out: f64, a: f64, b: f64) -> Option<Self> {
+        match p.ratio {
+            TauRatio::One => {
+                let w0 = lambert_w0(-(c / a) * (b / a).exp());
+                if w0.is_nan() {
+                    return None;
+                }
+                // Reciprocals once per neuron instead of two divisions per input: within an ulp of dividing,
+                // and a division costs several multiplications' time in the backward pass's hottest loop.
+                let denom = a * (1.0 + w0);
+                Some(GradientFactors { first: 1.0 / denom, second: 1.0 / (p.tau_syn * denom) })
+            }
+            TauRatio::Two => {
+                let s = (b * b - 4.0 * a * c).sqrt();
+                if s.is_nan() {
+                    return None;
+                }
+                let factor = 1.0 + c * (t_out / p.tau_mem).exp() / s;
+                Some(GradientFactors { first: factor / a, second: 1.0 / s })
+            }
+        }
+    }
+
+    /// `(dT/dw, dT/dt)` of one causal input `x`.
+    #[inline(always)]
+    pub fn of_input(&self, p: &NeuronParams, t_out: f64, x: &Input) -> (f64, f64) {
+        match p.ratio {
+            TauRatio::One => {
+                let lag = t_out - x.t;
+                (-x.es * lag * self.first, -x.w * x.es * (lag - p.tau_syn) * self.second)
+            }
+            // The reference hard-codes tau_mem / tau_syn = 2 in dT/dt.
+            TauRatio::Two => (
+                p.tau_mem * (self.first * x.es - x.em * self.second),
+                x.w * (2.0 * self.first * x.es - x.em * self.second),
+            ),
+        }
+    }
 }
 
 #[cfg(test)]
