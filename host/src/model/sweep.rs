@@ -3,9 +3,9 @@
 //!
 //! [`first_spike_time`](super::spike::first_spike_time) sweeps one neuron at a time. Here each input is added to
 //! every neuron's sums in one loop over the neurons, which the compiler vectorises, and the cheap rejection of
-//! [`rejects`](super::spike::rejects) runs in the same loop; only the few neurons it cannot decide get the closed form. Each neuron's
-//! sums are formed in the same order, and each candidate with the same operations, as by `first_spike_time`,
-//! so the times are the same to the last bit.
+//! [`rejects`](super::spike::rejects) runs in the same loop; only the few neurons it cannot decide get the
+//! closed form. Each neuron's sums are formed in the same order, and each candidate with the same operations,
+//! as by `first_spike_time`, so the times are the same to the last bit.
 
 use super::matrix::Matrix;
 use super::neuron::{NeuronParams, TauRatio};
