@@ -273,7 +273,7 @@ pub fn spike_time_gradient(
 /// The per-neuron factors of a spike time's gradient (spec §3): computed once per neuron, so that each causal
 /// input costs a few multiplications ([`GradientFactors::of_input`]).
 #[derive(Clone, Copy, Debug, Default)]
-pub struct GradientFactors {
+struct GradientFactors {
     /// Ratio 1: `1 / (a (1 + W0))`; ratio 2: `(1 + c e^{T/tau_mem} / S) / a`.
     first: f64,
     /// Ratio 1: `1 / (tau_syn a (1 + W0))`; ratio 2: `1 / S`.
@@ -284,7 +284,7 @@ impl GradientFactors {
     /// The factors at output time `t_out` for the causal sums `(a, b)` of [`closed_form_sums`]; None where the
     /// ideal model has no crossing for these sums.
     #[inline]
-    pub fn new(p: &NeuronParams, c: f64, t_out: f64, a: f64, b: f64) -> Option<Self> {
+    fn new(p: &NeuronParams, c: f64, t_out: f64, a: f64, b: f64) -> Option<Self> {
         match p.ratio {
             TauRatio::One => {
                 let w0 = lambert_w0(-(c / a) * (b / a).exp());
@@ -309,7 +309,7 @@ impl GradientFactors {
 
     /// `(dT/dw, dT/dt)` of one causal input `x`.
     #[inline(always)]
-    pub fn of_input(&self, p: &NeuronParams, t_out: f64, x: &Input) -> (f64, f64) {
+    fn of_input(&self, p: &NeuronParams, t_out: f64, x: &Input) -> (f64, f64) {
         match p.ratio {
             TauRatio::One => {
                 let lag = t_out - x.t;

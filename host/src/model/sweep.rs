@@ -9,7 +9,7 @@
 
 use super::matrix::Matrix;
 use super::neuron::{NeuronParams, TauRatio};
-use super::spike::{SUM_EPSILON, Window, closed_form, closed_form_sums, ratio_one_rejects, ratio_two_rejects};
+use super::spike::{Window, add_to_sums, closed_form, closed_form_sums, rejects};
 
 /// One sample's inputs, sorted by time (+inf last): `t`, `es = exp(t/tau_syn)`, `em = exp(t/tau_mem)` (ratio 2;
 /// any values for ratio 1) and `order[k]`, the input index of the k-th, all of one length.
@@ -84,22 +84,18 @@ impl NeuronSweep {
         c: &[f64],
         out: &[f64],
     ) -> bool {
+        // The ratio as a constant, so that the helpers' match on it folds away inside the loops.
+        let p = &NeuronParams { ratio: if RATIO_TWO { TauRatio::Two } else { TauRatio::One }, ..*p };
         let m = out.len();
         let (sum_a, sum_b, undecided) = (&mut self.sum_a[..m], &mut self.sum_b[..m], &mut self.undecided[..m]);
         let (w, c) = (&w[..m], &c[..m]);
         for j in 0..m {
-            sum_a[j] += w[j] * es;
-            sum_b[j] += if RATIO_TWO { w[j] * em } else { w[j] * t * es };
+            add_to_sums(p, &mut sum_a[j], &mut sum_b[j], w[j], t, es, em);
         }
         let mut any = 0u8;
         for j in 0..m {
-            let a = sum_a[j] + SUM_EPSILON;
-            let rejected = if RATIO_TWO {
-                ratio_two_rejects(c[j], a, sum_b[j] + SUM_EPSILON, window.next_em)
-            } else {
-                ratio_one_rejects(p.tau_syn, c[j], a, sum_b[j] / p.tau_syn + SUM_EPSILON, window)
-            };
-            undecided[j] = u8::from((out[j] == f64::INFINITY) & !rejected);
+            let (a, b) = closed_form_sums(p, sum_a[j], sum_b[j]);
+            undecided[j] = u8::from((out[j] == f64::INFINITY) & !rejects(p, c[j], a, b, window));
             any |= undecided[j];
         }
         any != 0
