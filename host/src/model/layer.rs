@@ -6,7 +6,7 @@ use rayon::prelude::*;
 use super::arrival::{Arrival, ArrivalGrad};
 use super::matrix::Matrix;
 use super::neuron::NeuronParams;
-use super::spike::{Input, first_spike_time, sort_by_time, spike_time_gradient};
+use super::spike::{Input, causal_gradient, first_spike_time, sort_by_time};
 use super::sweep::{NeuronSweep, SortedSample};
 
 /// Samples per parallel work item. Fixed, so that sums over the batch are formed in the same order whatever
@@ -197,6 +197,27 @@ impl Scratch {
                 self.sorted_em[k] = self.em[i];
             }
         }
+    }
+
+    /// For `Shared`: the causal inputs (arrived by `t_out`) as a run of the sorted sample, past any that arrived at
+    /// -inf; None where a lag inside it is not finite (times near the largest floats), which
+    /// [`Scratch::gather_causal_sorted`] then leaves out.
+    fn causal_run(&self, t_out: f64) -> Option<std::ops::Range<usize>> {
+        let (mut start, mut end) = (0, 0);
+        for (k, &t) in self.sorted_t[..self.order.len()].iter().enumerate() {
+            let lag = t_out - t;
+            if lag < 0.0 || lag.is_nan() {
+                break;
+            }
+            if !lag.is_finite() {
+                if k != start {
+                    return None;
+                }
+                start = k + 1;
+            }
+            end = k + 1;
+        }
+        Some(start..end)
     }
 
     /// For `Shared`: gathers the causal inputs (arrived by `t_out`) of a neuron with weights `w_row` into
@@ -400,46 +421,53 @@ pub fn layer_backward_with(
                         if d == 0.0 || !t_out.is_finite() {
                             continue;
                         }
-                        // Only causal inputs (arrived by t_out) have a gradient: gather those, with their indices.
-                        let count = if shared {
-                            s.gather_causal_sorted(w_t.row(j), t_out)
-                        } else {
-                            s.fill_inputs(&layout, b, j, w_t.row(j), false);
-                            s.keep_causal(t_out)
+                        // Only causal inputs (arrived by t_out) have a gradient: for `Shared` a run of the sorted
+                        // sample, read in place; else (and where a lag overflows) gathered with their indices.
+                        let w_row = w_t.row(j);
+                        let run = if shared { s.causal_run(t_out) } else { None };
+                        let count = match &run {
+                            Some(run) => run.len(),
+                            None if shared => s.gather_causal_sorted(w_row, t_out),
+                            None => {
+                                s.fill_inputs(&layout, b, j, w_row, false);
+                                s.keep_causal(t_out)
+                            }
                         };
-                        let Scratch { inputs, causal: order, dw, dt, .. } = &mut *s;
+                        let Scratch { inputs, causal, order, sorted_t, sorted_es, sorted_em, dw, dt, .. } = &mut *s;
                         let (dw, dt) = (&mut dw[..count], &mut dt[..count]);
-                        if spike_time_gradient(p, c, t_out, |k| inputs[k], dw, dt) {
-                            let mut largest = 0.0f64;
-                            let mut finite = true;
-                            for k in 0..count {
-                                dw[k] *= d;
-                                dt[k] *= d;
-                                largest = largest.max(dw[k].abs());
-                                finite &= dw[k].is_finite() && dt[k].is_finite();
+                        let (gradient, indices) = match run {
+                            Some(run) => {
+                                let (t, es, em) =
+                                    (&sorted_t[run.clone()], &sorted_es[run.clone()], &sorted_em[run.clone()]);
+                                let indices = &order[run];
+                                let input =
+                                    |k: usize| Input { t: t[k], es: es[k], em: em[k], w: w_row[indices[k] as usize] };
+                                (causal_gradient(p, c, t_out, d, input, dw, dt), indices)
                             }
-                            if !finite {
-                                match non_finite {
-                                    NonFinite::Fail => {
-                                        return Err(ModelError::NonFiniteGradient {
-                                            sample: b,
-                                            neuron: j,
-                                            spike_time: t_out,
-                                        });
-                                    }
-                                    NonFinite::Zero => continue,
+                            None => (causal_gradient(p, c, t_out, d, |k| inputs[k], dw, dt), &causal[..count]),
+                        };
+                        let Some((largest, finite)) = gradient else { continue };
+                        if !finite {
+                            match non_finite {
+                                NonFinite::Fail => {
+                                    return Err(ModelError::NonFiniteGradient {
+                                        sample: b,
+                                        neuron: j,
+                                        spike_time: t_out,
+                                    });
                                 }
+                                NonFinite::Zero => continue,
                             }
-                            let drop_weights = max_dw_norm.is_some_and(|limit| largest > limit);
-                            for (k, &i) in order.iter().enumerate() {
-                                let i = i as usize;
-                                if !drop_weights {
-                                    *g_w.get_mut(j, i) += dw[k];
-                                }
-                                base_row[i] += dt[k];
-                                if let Some(g) = g_off.as_mut() {
-                                    *g.get_mut(j, i) += dt[k];
-                                }
+                        }
+                        let drop_weights = max_dw_norm.is_some_and(|limit| largest > limit);
+                        for (k, &i) in indices.iter().enumerate() {
+                            let i = i as usize;
+                            if !drop_weights {
+                                *g_w.get_mut(j, i) += dw[k];
+                            }
+                            base_row[i] += dt[k];
+                            if let Some(g) = g_off.as_mut() {
+                                *g.get_mut(j, i) += dt[k];
                             }
                         }
                     }

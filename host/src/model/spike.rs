@@ -224,50 +224,43 @@ pub fn ratio_two_closed_form(tau_syn: f64, c: f64, a: f64, a2: f64) -> f64 {
     2.0 * tau_syn * q.ln()
 }
 
-/// Gradient of the spike time `t_out` of one neuron with respect to its weights and input times.
+/// Gradient of the spike time `t_out` of one neuron with respect to its causal inputs' weights and times,
+/// times `d` (the loss's derivative by `t_out`).
 ///
-/// Inputs may come in any order. Input i is causal iff `t_out - t_i >= 0` and finite; the sums run over the
-/// causal set with the nominal crossing constant `c` (threshold noise is not part of the backward pass).
-/// Fills `dw[i] = dT/dw_i` and `dt[i] = dT/dt_i` (0 for non-causal inputs) and returns true; returns false
-/// with everything zero where the ideal model has no crossing for these inputs (e.g. `t_out` measured on a
-/// chip or perturbed by noise).
+/// Every input given is causal (`t_out - t_i >= 0` and finite); the sums run over them in the order given, with
+/// the nominal crossing constant `c` (threshold noise is not part of the backward pass). Fills
+/// `dw[i] = d dT/dw_i` and `dt[i] = d dT/dt_i` and returns the largest `|dw[i]|` and whether all are finite;
+/// returns None, writing nothing, where the ideal model has no crossing for these inputs (e.g. `t_out` measured
+/// on a chip or perturbed by noise).
 ///
 /// `inputs(i)` returns input i for i < `dw.len()` (= `dt.len()`).
 #[inline]
-pub fn spike_time_gradient(
+pub fn causal_gradient(
     p: &NeuronParams,
     c: f64,
     t_out: f64,
+    d: f64,
     inputs: impl Fn(usize) -> Input,
     dw: &mut [f64],
     dt: &mut [f64],
-) -> bool {
-    dw.fill(0.0);
-    dt.fill(0.0);
-    if !t_out.is_finite() {
-        return false;
-    }
+) -> Option<(f64, bool)> {
     let n = dw.len();
-    let causal = |x: &Input| {
-        let lag = t_out - x.t;
-        lag >= 0.0 && lag.is_finite()
-    };
     let mut sum_a = 0.0;
     let mut sum_b = 0.0;
-    for x in (0..n).map(&inputs).filter(|x| causal(x)) {
+    for x in (0..n).map(&inputs) {
         add_to_sums(p, &mut sum_a, &mut sum_b, x.w, x.t, x.es, x.em);
     }
     let (a, b) = closed_form_sums(p, sum_a, sum_b);
-    let Some(factors) = GradientFactors::new(p, c, t_out, a, b) else {
-        return false;
-    };
-    for i in 0..n {
-        let x = inputs(i);
-        if causal(&x) {
-            (dw[i], dt[i]) = factors.of_input(p, t_out, &x);
-        }
+    let factors = GradientFactors::new(p, c, t_out, a, b)?;
+    let mut largest = 0.0f64;
+    let mut finite = true;
+    for (i, (dw, dt)) in dw.iter_mut().zip(dt.iter_mut()).enumerate() {
+        let (by_w, by_t) = factors.of_input(p, t_out, &inputs(i));
+        (*dw, *dt) = (by_w * d, by_t * d);
+        largest = largest.max(dw.abs());
+        finite &= dw.is_finite() && dt.is_finite();
     }
-    true
+    Some((largest, finite))
 }
 
 /// The per-neuron factors of a spike time's gradient (spec §3): computed once per neuron, so that each causal
